@@ -1,0 +1,57 @@
+# Parley: `make run` starts the embedded stack, `make test` runs every test.
+# Both install what is missing first (Debian packages, a pinned virtualenv).
+
+SHELL := /bin/bash
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+PG_PACKAGES := postgresql-15 postgresql-15-pgtap postgresql-15-wal2json
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PYTHON_STAMP := $(VENV)/.installed
+
+.PHONY: run test deps system-packages lint migrate stop clean
+
+run: deps
+	$(VENV)/bin/parley run
+
+test: deps lint
+	$(PYTHON) -m pytest
+
+lint: deps
+	$(PYTHON) -m ruff check python tests
+
+migrate: deps
+	$(VENV)/bin/parley migrate
+
+stop: deps
+	$(VENV)/bin/parley stop
+
+deps: system-packages $(PYTHON_STAMP)
+
+# Installs only what is missing; a no-op taking milliseconds otherwise.
+# Debian's postgresql-common would create and start a "main" cluster on
+# install; Parley runs its own, so that is switched off first.
+system-packages:
+	@missing=""; \
+	for package in $(PG_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$package 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$package"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  if [ ! -e /etc/postgresql-common/createcluster.conf ]; then \
+	    $(SUDO) mkdir -p /etc/postgresql-common && \
+	    echo "create_main_cluster = false" | $(SUDO) tee /etc/postgresql-common/createcluster.conf >/dev/null; \
+	  fi; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+	    -o Dpkg::Options::=--force-confold $$missing; \
+	fi
+
+$(PYTHON_STAMP): requirements.lock pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.lock
+	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps -e .
+	touch $(PYTHON_STAMP)
+
+clean:
+	-$(VENV)/bin/parley stop
+	rm -rf .parley $(VENV)

@@ -1,0 +1,102 @@
+"""The ``parley`` command: run the stack, migrate, mint tokens."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import psycopg
+
+from parley import config, migrate, stack, tokens
+from parley.cluster import ClusterError, EmbeddedCluster
+
+
+def _database_url(explicit: str | None) -> str:
+    """--database-url, else PARLEY_DATABASE_URL, else the embedded cluster (started if needed)."""
+    if explicit:
+        return explicit
+    external = config.external_database_url()
+    if external:
+        return external
+    cluster = EmbeddedCluster(config.state_dir(), port=config.requested_port())
+    cluster.start()
+    return cluster.url("postgres")
+
+
+def command_migrate(arguments: argparse.Namespace) -> int:
+    """Apply pending migrations and report what ran."""
+    url = _database_url(arguments.database_url)
+    steps = migrate.migrate(url, log=True)
+    print(f"{len(steps)} file(s) applied." if steps else "Nothing to apply: the database is up to date.")
+    return 0
+
+
+def command_run(arguments: argparse.Namespace) -> int:
+    """Start the embedded stack and wait for Ctrl-C."""
+    stack.run()
+    return 0
+
+
+def command_token(arguments: argparse.Namespace) -> int:
+    """Print a signed JWT for a user (by email or id) or for a bare API role."""
+    secret = config.load_or_create_secrets(config.state_dir()).jwt_secret
+    if arguments.user is None:
+        print(tokens.mint(secret, role=arguments.role, expires_in=arguments.expires_in))
+        return 0
+    url = _database_url(arguments.database_url)
+    with psycopg.connect(url) as connection:
+        row = connection.execute(
+            "select id, email from auth.users where email = %s or id::text = %s",
+            (arguments.user, arguments.user),
+        ).fetchone()
+    if row is None:
+        print(f"no user {arguments.user!r} in auth.users", file=sys.stderr)
+        return 1
+    print(tokens.mint(secret, role=arguments.role, user_id=row[0], email=row[1], expires_in=arguments.expires_in))
+    return 0
+
+
+def command_stop(arguments: argparse.Namespace) -> int:
+    """Stop the embedded cluster if it runs (data is kept)."""
+    EmbeddedCluster(config.state_dir()).stop()
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``parley`` command."""
+    root = argparse.ArgumentParser(prog="parley", description="Parley chat backend tools")
+    commands = root.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="start the embedded stack (make run)")
+    run.set_defaults(handler=command_run)
+
+    migrate_command = commands.add_parser("migrate", help="apply pending migrations")
+    migrate_command.add_argument("--database-url", help="target database (default: PARLEY_DATABASE_URL or embedded)")
+    migrate_command.set_defaults(handler=command_migrate)
+
+    token = commands.add_parser("token", help="mint a JWT signed with the local secret")
+    token.add_argument("--user", help="email or id of an auth.users row")
+    token.add_argument("--role", default=None, choices=tokens.API_ROLES)
+    token.add_argument("--expires-in", type=int, default=3600, help="lifetime in seconds")
+    token.add_argument("--database-url")
+    token.set_defaults(handler=command_token)
+
+    stop = commands.add_parser("stop", help="stop the embedded cluster")
+    stop.set_defaults(handler=command_stop)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``parley`` console script."""
+    arguments = parser().parse_args(argv)
+    if arguments.command == "token" and arguments.role is None:
+        arguments.role = "authenticated" if arguments.user else "anon"
+    try:
+        return int(arguments.handler(arguments))
+    except (migrate.MigrationError, ClusterError) as error:
+        print(f"parley {arguments.command}: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,218 @@
+"""The migration runner behind ``parley migrate``.
+
+One ordered manifest (``migrations.txt``) lists every SQL file. A ledger table,
+``parley_migrations.applied_files``, records each applied file and its
+checksum, so a second run applies nothing.
+
+Two kinds of file:
+
+* **schema** files (``sql/``) define tables, types and indexes. They are
+  applied once. Changing one after it was applied is refused: the fix is a new
+  file appended to the manifest.
+* **re-appliable** files (``policies/``, ``functions/``, ``storage/``) hold
+  definitions that can be replaced in place (functions, policies, views,
+  grants). When their checksum changes they are applied again.
+
+Each file runs in its own transaction. A failure stops the run and names the
+file, the line and the PostgreSQL error. The whole plan is checked before the
+first file runs, so a refused change writes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from parley.config import project_root
+
+MANIFEST_NAME = "migrations.txt"
+LEDGER_SCHEMA = "parley_migrations"
+REAPPLIABLE_FOLDERS = ("policies", "functions", "storage")
+SCHEMA_FOLDERS = ("sql",)
+ADVISORY_LOCK_KEY = 0x7061726C6579  # "parley": one migration run at a time per database
+
+
+class FileKind(StrEnum):
+    """How a manifest entry may evolve once applied."""
+
+    SCHEMA = "schema"
+    REAPPLIABLE = "reappliable"
+
+
+class MigrationError(RuntimeError):
+    """A migration could not be planned or applied."""
+
+
+@dataclass(frozen=True)
+class MigrationFile:
+    """One manifest entry, read from disk."""
+
+    path: str
+    text: str
+
+    @property
+    def kind(self) -> FileKind:
+        """Schema files live in sql/; everything else may be re-applied."""
+        folder = self.path.split("/", 1)[0]
+        return FileKind.REAPPLIABLE if folder in REAPPLIABLE_FOLDERS else FileKind.SCHEMA
+
+    @property
+    def checksum(self) -> str:
+        """SHA-256 of the file's bytes."""
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Step:
+    """What the runner will do with one file."""
+
+    file: MigrationFile
+    action: str  # "apply" | "reapply"
+
+
+def read_manifest(root: Path | None = None) -> list[str]:
+    """The manifest's entries in order: paths relative to the project root."""
+    root = root or project_root()
+    entries = []
+    for raw in (root / MANIFEST_NAME).read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line:
+            entries.append(line)
+    duplicates = {entry for entry in entries if entries.count(entry) > 1}
+    if duplicates:
+        raise MigrationError(f"{MANIFEST_NAME} lists these files more than once: {sorted(duplicates)}")
+    for entry in entries:
+        folder = entry.split("/", 1)[0]
+        if folder not in REAPPLIABLE_FOLDERS + SCHEMA_FOLDERS:
+            raise MigrationError(f"{MANIFEST_NAME}: {entry} is not under sql/, policies/, functions/ or storage/")
+    return entries
+
+
+def load_files(root: Path | None = None) -> list[MigrationFile]:
+    """Read every manifest entry from disk."""
+    root = root or project_root()
+    files = []
+    for entry in read_manifest(root):
+        path = root / entry
+        if not path.is_file():
+            raise MigrationError(f"{MANIFEST_NAME} lists {entry}, which does not exist")
+        files.append(MigrationFile(entry, path.read_text()))
+    return files
+
+
+def ensure_ledger(connection: psycopg.Connection) -> None:
+    """Create the ledger schema and table if missing."""
+    connection.execute(
+        sql.SQL(
+            """
+            create schema if not exists {schema};
+            revoke all on schema {schema} from public;
+            create table if not exists {schema}.applied_files (
+              path text primary key,
+              kind text not null check (kind in ('schema', 'reappliable')),
+              checksum text not null,
+              first_applied_at timestamptz not null default now(),
+              last_applied_at timestamptz not null default now(),
+              times_applied integer not null default 1
+            );
+            comment on table {schema}.applied_files is
+              'Ledger of the migration runner: one row per manifest file applied, with its checksum.';
+            """
+        ).format(schema=sql.Identifier(LEDGER_SCHEMA))
+    )
+
+
+def applied_checksums(connection: psycopg.Connection) -> dict[str, str]:
+    """path -> checksum of every file the ledger records."""
+    rows = connection.execute(
+        sql.SQL("select path, checksum from {}.applied_files").format(sql.Identifier(LEDGER_SCHEMA))
+    ).fetchall()
+    return {path: checksum for path, checksum in rows}
+
+
+def plan(files: list[MigrationFile], applied: dict[str, str]) -> list[Step]:
+    """Decide what to run; refuse before anything runs if a schema file changed."""
+    steps = []
+    refused = []
+    for file in files:
+        known = applied.get(file.path)
+        if known is None:
+            steps.append(Step(file, "apply"))
+        elif known == file.checksum:
+            continue
+        elif file.kind is FileKind.REAPPLIABLE:
+            steps.append(Step(file, "reapply"))
+        else:
+            refused.append(file.path)
+    if refused:
+        names = ", ".join(refused)
+        raise MigrationError(
+            f"refusing to run: {names} changed after it was applied. Schema files under sql/ are "
+            "applied once; restore the applied version and put the change in a new file appended "
+            f"to {MANIFEST_NAME} (and to supabase/config.toml schema_paths)."
+        )
+    return steps
+
+
+def _line_of(text: str, position: int | None) -> int | None:
+    """1-based line of a 1-based character position in ``text``."""
+    if not position:
+        return None
+    return text.count("\n", 0, position - 1) + 1
+
+
+def _describe_failure(file: MigrationFile, error: psycopg.Error) -> str:
+    diag = error.diag
+    position = diag.statement_position
+    line = _line_of(file.text, int(position)) if position else None
+    where = f"{file.path}:{line}" if line else file.path
+    parts = [f"{where}: {diag.severity or 'ERROR'} {diag.sqlstate or ''}: {diag.message_primary or error}"]
+    if diag.message_detail:
+        parts.append(f"DETAIL: {diag.message_detail}")
+    if diag.message_hint:
+        parts.append(f"HINT: {diag.message_hint}")
+    if diag.context:
+        parts.append(f"CONTEXT: {diag.context.strip()}")
+    return "\n".join(parts)
+
+
+def _record(connection: psycopg.Connection, file: MigrationFile) -> None:
+    connection.execute(
+        sql.SQL(
+            """
+            insert into {}.applied_files (path, kind, checksum) values (%s, %s, %s)
+            on conflict (path) do update
+              set checksum = excluded.checksum,
+                  last_applied_at = now(),
+                  times_applied = applied_files.times_applied + 1
+            """
+        ).format(sql.Identifier(LEDGER_SCHEMA)),
+        (file.path, file.kind.value, file.checksum),
+    )
+
+
+def migrate(database_url: str, root: Path | None = None, *, log: bool = False) -> list[Step]:
+    """Apply every pending file of the manifest to ``database_url``; return what ran."""
+    files = load_files(root)
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        connection.execute("select pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
+        try:
+            ensure_ledger(connection)
+            steps = plan(files, applied_checksums(connection))
+            for step in steps:
+                try:
+                    with connection.transaction():
+                        connection.execute(step.file.text.encode())
+                        _record(connection, step.file)
+                except psycopg.Error as error:
+                    raise MigrationError(_describe_failure(step.file, error)) from error
+                if log:
+                    print(f"  {step.action:8} {step.file.path}")
+            return steps
+        finally:
+            connection.execute("select pg_advisory_unlock(%s)", (ADVISORY_LOCK_KEY,))

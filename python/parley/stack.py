@@ -1,0 +1,135 @@
+"""The local stack: a database (embedded or external), migrated and seeded.
+
+``make run`` calls :func:`run`, which prints the credentials and keeps the
+services up until Ctrl-C. Tests build on :class:`Stack` too.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+import psycopg
+from psycopg import sql
+
+from parley import config, migrate, tokens
+from parley.cluster import EmbeddedCluster
+
+SEED_FILE = "supabase/seed.sql"
+
+DEMO_USERS = {
+    "alice": ("00000000-0000-4000-8000-00000000a11c", "alice@example.com"),
+    "bob": ("00000000-0000-4000-8000-000000000b0b", "bob@example.com"),
+    "admin": ("00000000-0000-4000-8000-0000000ad317", "admin@example.com"),
+}
+"""Demo users created by supabase/seed.sql, by name: (id, email)."""
+
+
+@dataclass
+class Stack:
+    """A migrated database plus the secrets needed to talk to it as the API does."""
+
+    database_url: str
+    api_url: str
+    jwt_secret: str
+    cluster: EmbeddedCluster | None = None
+    services: list[str] = field(default_factory=list)
+
+    def token(self, role: str = "authenticated", user: str | None = None, expires_in: int = 3600) -> str:
+        """A JWT for a demo user by name (see DEMO_USERS), or a bare role token."""
+        if user is None:
+            return tokens.mint(self.jwt_secret, role=role, expires_in=expires_in)
+        user_id, email = DEMO_USERS[user]
+        return tokens.mint(self.jwt_secret, role=role, user_id=user_id, email=email, expires_in=expires_in)
+
+
+def prepare_authenticator(database_url: str, password: str) -> None:
+    """Give the shim's authenticator role the embedded stack's password."""
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        connection.execute(
+            sql.SQL("alter role authenticator with login password {}").format(sql.Literal(password))
+        )
+
+
+def apply_seed(database_url: str, root: Path | None = None) -> None:
+    """Load the demo data in supabase/seed.sql (idempotent)."""
+    seed = ((root or config.project_root()) / SEED_FILE).read_text()
+    with psycopg.connect(database_url, autocommit=True) as connection, connection.transaction():
+        connection.execute(seed.encode())
+
+
+def start(*, seed: bool = True, log: bool = True) -> Stack:
+    """Start (or reuse) the database, apply migrations and, optionally, the seed."""
+    external = config.external_database_url()
+    if external:
+        migrate.migrate(external, log=log)
+        if seed:
+            apply_seed(external)
+        return Stack(
+            database_url=external,
+            api_url=external,
+            jwt_secret=config.load_or_create_secrets(config.state_dir()).jwt_secret,
+        )
+    cluster = EmbeddedCluster(config.state_dir(), port=config.requested_port())
+    cluster.start()
+    database_url = cluster.url("postgres")
+    migrate.migrate(database_url, log=log)
+    prepare_authenticator(database_url, cluster.secrets.authenticator_password)
+    if seed:
+        apply_seed(database_url)
+    return Stack(
+        database_url=database_url,
+        api_url=cluster.url("postgres", user="authenticator"),
+        jwt_secret=cluster.secrets.jwt_secret,
+        cluster=cluster,
+        services=[f"PostgreSQL {cluster.bin.parent.name} on 127.0.0.1:{cluster.port} (data: {cluster.data_dir})"],
+    )
+
+
+def describe(stack: Stack) -> str:
+    """The banner ``make run`` prints: URLs, secret, ready-to-use tokens, services."""
+    lines = [
+        "Parley is ready.",
+        "",
+        f"  Database URL (owner):       {stack.database_url}",
+        f"  API URL (authenticator):    {stack.api_url}",
+        f"  JWT secret (HS256):         {stack.jwt_secret}",
+        "",
+        "  Tokens (valid 24 h; mint more with `parley token --user EMAIL`):",
+        f"    anon          {stack.token('anon', expires_in=86400)}",
+        f"    service_role  {stack.token('service_role', expires_in=86400)}",
+    ]
+    for name in DEMO_USERS:
+        lines.append(f"    {name:<13} {stack.token(user=name, expires_in=86400)}")
+    lines += ["", "  Services:"]
+    lines += [f"    - {service}" for service in stack.services] or ["    - (external database)"]
+    lines += ["", "Press Ctrl-C to stop."]
+    return "\n".join(lines)
+
+
+def run(extra_services: list[Callable[[Stack], Callable[[], None]]] | None = None) -> None:
+    """``make run``: start everything, print the banner, wait for Ctrl-C, stop cleanly.
+
+    Each extra service is started with the stack and returns its stop function.
+    """
+    stack = start()
+    stoppers = [service(stack) for service in (extra_services or [])]
+    print(describe(stack), flush=True)
+    stopping = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    stopping.wait()
+    print("\nStopping…", flush=True)
+    for stop in reversed(stoppers):
+        stop()
+    if stack.cluster is not None:
+        stack.cluster.stop()
+    print("Stopped. Data is kept; `make run` again picks it up.", flush=True)

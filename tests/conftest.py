@@ -1,0 +1,103 @@
+"""Shared fixtures, and the collector that turns pgTAP files into pytest tests.
+
+* ``server``: the run's PostgreSQL (a throwaway embedded cluster, or
+  PARLEY_DATABASE_URL), with a migrated template database.
+* ``database``: a database of the test module's own, cloned from the template.
+* ``api``: the PostgREST-equivalent request path against that database.
+
+Every ``tests/pgtap/test_*.sql`` file runs in a database of its own; each of
+its TAP assertions is reported as one pytest test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from parley import testing
+from parley.db import Api
+
+
+@pytest.fixture(scope="session")
+def server() -> testing.TestServer:
+    return testing.server()
+
+
+@pytest.fixture(scope="module")
+def database(server: testing.TestServer, request: pytest.FixtureRequest) -> Iterator[testing.TestDatabase]:
+    created = server.create_database(request.module.__name__.rsplit(".", 1)[-1])
+    yield created
+    server.drop_database(created)
+
+
+@pytest.fixture(scope="module")
+def api(database: testing.TestDatabase) -> Iterator[Api]:
+    with Api(database.api_url, database.jwt_secret) as client:
+        yield client
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    testing.shutdown()
+
+
+# -- pgTAP ---------------------------------------------------------------
+
+
+def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Collector | None:
+    if file_path.suffix == ".sql" and file_path.name.startswith("test_") and file_path.parent.name == "pgtap":
+        return PgTapFile.from_parent(parent, path=file_path)
+    return None
+
+
+class PgTapFile(pytest.File):
+    """A pgTAP file: run once in its own database, one item per assertion."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        results, problems = testing.server().run_pgtap(self.path)
+        for result in results:
+            name = f"{result.number} - {result.description}" if result.description else str(result.number)
+            yield PgTapAssertion.from_parent(self, name=name, result=result)
+        for index, problem in enumerate(problems):
+            yield PgTapProblem.from_parent(self, name=f"file problem {index + 1}", problem=problem)
+
+
+class PgTapAssertion(pytest.Item):
+    """One ``ok``/``not ok`` line of a pgTAP run."""
+
+    def __init__(self, *, result: testing.TapResult, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.result = result
+        self.add_marker(pytest.mark.pgtap)
+
+    def runtest(self) -> None:
+        if not self.result.ok:
+            raise PgTapFailure("\n".join([f"not ok {self.name}", *self.result.diagnostics]))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: str | None = None) -> str:
+        return str(excinfo.value)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"pgtap: {self.name}"
+
+
+class PgTapProblem(pytest.Item):
+    """A pgTAP file that errored or did not run its plan."""
+
+    def __init__(self, *, problem: str, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.problem = problem
+
+    def runtest(self) -> None:
+        raise PgTapFailure(self.problem)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: str | None = None) -> str:
+        return str(excinfo.value)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"pgtap: {self.name}"
+
+
+class PgTapFailure(AssertionError):
+    """A failed pgTAP assertion or a broken pgTAP file."""
