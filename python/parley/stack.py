@@ -90,6 +90,17 @@ def start(*, seed: bool = True, log: bool = True) -> Stack:
     )
 
 
+def check_credentials(stack: Stack) -> None:
+    """Prove the printed credentials work: a demo user's token through the request path."""
+    from parley.db import Api
+
+    user_id, _ = DEMO_USERS["alice"]
+    with Api(stack.api_url, stack.jwt_secret, max_connections=1) as api:
+        [row] = api.query("select auth.uid()::text as uid", token=stack.token(user="alice"))
+    if row["uid"] != user_id:
+        raise RuntimeError(f"credential check failed: auth.uid() was {row['uid']}, expected {user_id}")
+
+
 def describe(stack: Stack) -> str:
     """The banner ``make run`` prints: URLs, secret, ready-to-use tokens, services."""
     lines = [
@@ -117,6 +128,7 @@ def run(extra_services: list[Callable[[Stack], Callable[[], None]]] | None = Non
     Each extra service is started with the stack and returns its stop function.
     """
     stack = start()
+    check_credentials(stack)
     stoppers = [service(stack) for service in (extra_services or [])]
     print(describe(stack), flush=True)
     stopping = threading.Event()
