@@ -401,3 +401,20 @@ def test_exemption_covers_its_finding_and_stale_ones_are_reported(tmp_path: Path
     remaining, stale = lint.apply_exemptions([FINDING], exemptions)
     assert remaining == []
     assert [(e.rule, e.object) for e in stale] == [("no_primary_key", "public.gone")]
+
+
+def test_auth_rls_initplan_reports_calls_inside_correlated_subqueries(scratch: psycopg.Connection):
+    members = """
+    create table public.lint_members (note_id bigint not null, user_id uuid not null,
+                                      primary key (note_id, user_id));
+    alter table public.lint_members enable row level security;
+    create policy lint_members_own on public.lint_members for select to authenticated
+      using (user_id = (select auth.uid()));
+    """
+    per_row = "exists (select 1 from public.lint_members as m where m.note_id = id and m.user_id = auth.uid())"
+    once = "exists (select 1 from public.lint_members as m where m.note_id = id and m.user_id = (select auth.uid()))"
+    policy = "create policy lint_notes_member on public.lint_notes for select to authenticated using ({});"
+    assert new_findings(scratch, NOTES + members + policy.format(per_row)) == {
+        ("auth_rls_initplan", "public.lint_notes policy lint_notes_member")
+    }
+    assert new_findings(scratch, NOTES + members + policy.format(once)) == set()

@@ -266,11 +266,12 @@ where c.relkind = 'v'
 """,
 )
 
-# Calls to the claim helpers that are not inside a scalar subquery. The
+# Calls to the claim helpers that are not wrapped in a scalar subquery. The
 # deparsed expressions are reduced from the innermost parentheses outwards:
-# a "( SELECT ...)" group disappears (its calls run once, as an initPlan),
-# any other group keeps its text with the parentheses turned into brackets.
-# What is left names the calls made once per row: "auth.uid[" etc.
+# a "( SELECT ...)" group without FROM disappears (its calls run once, as an
+# initPlan); any other group, including a correlated "EXISTS ( SELECT ... FROM
+# ... WHERE x = auth.uid())", keeps its text with the parentheses turned into
+# brackets. What is left names the calls made once per row: "auth.uid[" etc.
 AUTH_RLS_INITPLAN = Rule(
     name="auth_rls_initplan",
     level="WARN",
@@ -286,7 +287,7 @@ reduced(policy_oid, expression, step) as (
   union all
   select policy_oid,
          pg_catalog.regexp_replace(
-           pg_catalog.regexp_replace(expression, '\\(\\s*SELECT\\s[^()]*\\)', '#subquery#', 'g'),
+           pg_catalog.regexp_replace(expression, '\\(\\s*SELECT\\s(?:(?!\\mFROM\\M)[^()])*\\)', '#subquery#', 'g'),
            '\\(([^()]*)\\)', '[\\1]', 'g'),
          step + 1
   from reduced
