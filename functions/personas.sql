@@ -114,13 +114,14 @@ as $$
 declare
   caller uuid := parley_internal.require_user();
   recorded public.persona_acts;
+  act_id bigint;
 begin
   if act_as_persona.action is null or act_as_persona.action not in ('session_start', 'session_end') then
     perform parley_internal.refuse('P0001', 'invalid_action', 'Clients record session_start or session_end.',
       'Messages sent as a persona are recorded by the messaging functions.');
   end if;
-  select * into recorded from public.persona_acts a
-  where a.id = parley_internal.record_persona_act(act_as_persona.persona_id, caller, act_as_persona.action, null);
+  act_id := parley_internal.record_persona_act(act_as_persona.persona_id, caller, act_as_persona.action, null);
+  select * into recorded from public.persona_acts a where a.id = act_id;
   return recorded;
 end
 $$;
