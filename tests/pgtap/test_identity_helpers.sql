@@ -1,0 +1,97 @@
+-- pgTAP: the internal helper contract issue 4 relies on, and the
+-- engineering rules (RLS, pinned search_path, comments, indexed foreign keys).
+begin;
+set local search_path = tap, tests, public;
+\ir _identity_fixture.sql
+select plan(22);
+
+select is(
+  (select count(*)::int from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+   where n.nspname = 'parley_internal' and p.prosecdef
+     and p.oid::regprocedure::text = any (array[
+       'parley_internal.is_organization_member(uuid,uuid)', 'parley_internal.organization_role(uuid,uuid)',
+       'parley_internal.has_permission(uuid,text,uuid)', 'parley_internal.organization_has_feature(uuid,text)',
+       'parley_internal.require_feature(uuid,text)', 'parley_internal.require_permission(uuid,text)',
+       'parley_internal.shares_organization(uuid,uuid)', 'parley_internal.is_blocked_between(uuid,uuid)',
+       'parley_internal.are_connected(uuid,uuid)', 'parley_internal.message_decision(uuid,uuid,text)',
+       'parley_internal.assert_can_act_as_persona(uuid,uuid)'])
+     and obj_description(p.oid, 'pg_proc') is not null
+     and has_function_privilege('authenticated', p.oid, 'execute')
+     and has_function_privilege('service_role', p.oid, 'execute')
+     and not has_function_privilege('anon', p.oid, 'execute')),
+  11, 'all 11 contract helpers exist, are SECURITY DEFINER, commented, executable by authenticated and service_role, not anon');
+
+select is_empty($$select p.oid::regprocedure::text from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+  where n.nspname in ('public', 'parley_internal')
+    and not coalesce(p.proconfig::text[] @> array['search_path=""'], false)$$,
+  'every public and parley_internal function pins search_path to empty');
+
+select is_empty($$select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+  where n.nspname = 'public' and c.relkind = 'r' and not c.relrowsecurity$$,
+  'every table in public has row level security enabled');
+
+select is_empty($$select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+  where n.nspname = 'public' and c.relkind = 'r' and obj_description(c.oid, 'pg_class') is null
+  union all
+  select c.relname || '.' || a.attname from pg_attribute a join pg_class c on c.oid = a.attrelid
+  join pg_namespace n on n.oid = c.relnamespace
+  where n.nspname = 'public' and c.relkind = 'r' and a.attnum > 0 and not a.attisdropped
+    and col_description(c.oid, a.attnum) is null
+  union all
+  select p.proname from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+  where n.nspname = 'public' and obj_description(p.oid, 'pg_proc') is null$$,
+  'every table, column and function in public has a comment');
+
+select is_empty($$select con.conrelid::regclass::text || '(' || con.conkey::text || ')' from pg_constraint con
+  join pg_namespace n on n.oid = con.connamespace
+  where con.contype = 'f' and n.nspname = 'public'
+    and not exists (select 1 from pg_index i where i.indrelid = con.conrelid
+                    and (i.indkey::int2[])[0:array_length(con.conkey, 1) - 1] = con.conkey)$$,
+  'every foreign key in public is covered by an index');
+
+select is_empty($$select p.oid::regprocedure::text from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+  where n.nspname = 'public' and has_function_privilege('anon', p.oid, 'execute')
+    and p.proname not in ('can_message', 'can_call')$$,
+  'anon may execute only can_message and can_call in public');
+
+select is(parley_internal.organization_role('0a000000-0000-4000-8000-000000000001', tests.user_id('i_admin')), 'admin',
+  'organization_role gives the member''s role');
+select is(parley_internal.organization_role('0a000000-0000-4000-8000-000000000001', tests.user_id('i_stranger')), null,
+  'organization_role is null for a non-member');
+select ok(parley_internal.is_organization_member('0a000000-0000-4000-8000-000000000001', tests.user_id('i_member')),
+  'is_organization_member is true for a member');
+select ok(parley_internal.has_permission('0a000000-0000-4000-8000-000000000001', 'chat.moderate', tests.user_id('i_member')),
+  'has_permission honours the organization''s override granting chat.moderate to members');
+select ok(not parley_internal.has_permission('0a000000-0000-4000-8000-000000000002', 'chat.moderate', tests.user_id('i_member')),
+  'has_permission is false in an organization the user does not belong to');
+select ok(parley_internal.shares_organization(tests.user_id('i_member'), tests.user_id('i_owner')),
+  'shares_organization is true for two Acme members');
+select ok(not parley_internal.shares_organization(tests.user_id('i_member'), tests.user_id('i_other_admin')),
+  'shares_organization is false across organizations');
+select ok(parley_internal.is_blocked_between(tests.user_id('i_stranger'), tests.user_id('i_member')),
+  'is_blocked_between sees a block in either direction');
+select ok(parley_internal.are_connected(tests.user_id('i_admin'), tests.user_id('i_member')),
+  'are_connected is true for an accepted connection, whatever the argument order');
+select ok(parley_internal.organization_has_feature('0a000000-0000-4000-8000-000000000001', 'chat.calls'),
+  'organization_has_feature: the default Chat System plan includes chat.calls');
+select is(parley_internal.assert_can_act_as_persona('0b000000-0000-4000-8000-000000000001', tests.user_id('i_admin')),
+  '0a000000-0000-4000-8000-000000000001'::uuid, 'assert_can_act_as_persona returns the persona''s organization for an admin');
+select throws_ok($$select parley_internal.assert_can_act_as_persona('0b000000-0000-4000-8000-000000000001', tests.user_id('i_member'))$$,
+  '42501', 'Only support agents act as personas.', 'assert_can_act_as_persona refuses a member without chat.support_agent');
+select throws_ok($$select parley_internal.message_decision(tests.user_id('i_member'), tests.user_id('i_owner'), 'shout')$$,
+  'P0001', 'kind is message or call.', 'message_decision refuses an unknown kind');
+
+update public.organizations set plan_id = 'free' where id = '0a000000-0000-4000-8000-000000000001';
+select throws_ok($$select parley_internal.require_feature('0a000000-0000-4000-8000-000000000001', 'chat')$$,
+  'PT402', 'The organization''s plan does not include chat.', 'require_feature raises PT402 when the plan lacks the feature');
+
+select tests.authenticate_as('i_member');
+select throws_ok($$select parley_internal.require_permission('0a000000-0000-4000-8000-000000000001', 'chat.audit_read')$$,
+  '42501', 'You do not have the chat.audit_read permission in this organization.',
+  'require_permission raises 42501 for the current user without the permission');
+select lives_ok($$select parley_internal.require_permission('0a000000-0000-4000-8000-000000000001', 'chat.view')$$,
+  'require_permission passes for a permission the member holds');
+select tests.clear_authentication();
+
+select * from finish();
+rollback;

@@ -1,0 +1,64 @@
+-- pgTAP: row level security of public.personas, public.persona_acts (issue 3).
+-- Every operation (select, insert, update, delete) is tried as anon, a
+-- stranger, an Acme member, an admin of another organization, an Acme admin
+-- and service_role; each try is rolled back (see _identity_fixture.sql).
+-- Generated matrix; the expectations are the design in docs/identity.md.
+begin;
+set local search_path = tap, tests, public;
+\ir _identity_fixture.sql
+select plan(48);
+
+select is(tests.probe(actor, statement), expected, description)
+from (values
+  ($q$anon$q$, $q$select 1 from public.personas where id = '0b000000-0000-4000-8000-000000000001'$q$, $q$error 42501$q$, $q$personas: anon is refused (42501) on select of Acme's Support Team persona$q$),
+  ($q$i_stranger$q$, $q$select 1 from public.personas where id = '0b000000-0000-4000-8000-000000000001'$q$, $q$rows 0$q$, $q$personas: a stranger cannot see Acme's Support Team persona$q$),
+  ($q$i_member$q$, $q$select 1 from public.personas where id = '0b000000-0000-4000-8000-000000000001'$q$, $q$rows 1$q$, $q$personas: an Acme member sees 1 row(s) of Acme's Support Team persona$q$),
+  ($q$i_other_admin$q$, $q$select 1 from public.personas where id = '0b000000-0000-4000-8000-000000000001'$q$, $q$rows 0$q$, $q$personas: an admin of another organization cannot see Acme's Support Team persona$q$),
+  ($q$i_admin$q$, $q$select 1 from public.personas where id = '0b000000-0000-4000-8000-000000000001'$q$, $q$rows 1$q$, $q$personas: an Acme admin sees 1 row(s) of Acme's Support Team persona$q$),
+  ($q$service_role$q$, $q$select 1 from public.personas where id = '0b000000-0000-4000-8000-000000000001'$q$, $q$rows 1$q$, $q$personas: service_role sees 1 row(s) of Acme's Support Team persona$q$),
+  ($q$anon$q$, $q$insert into public.personas (organization_id, display_name) values ('0a000000-0000-4000-8000-000000000001', 'Fake') returning 1$q$, $q$error 42501$q$, $q$personas: anon is refused (42501) on insert of Acme's Support Team persona$q$),
+  ($q$i_stranger$q$, $q$insert into public.personas (organization_id, display_name) values ('0a000000-0000-4000-8000-000000000001', 'Fake') returning 1$q$, $q$error 42501$q$, $q$personas: a stranger is refused (42501) on insert of Acme's Support Team persona$q$),
+  ($q$i_member$q$, $q$insert into public.personas (organization_id, display_name) values ('0a000000-0000-4000-8000-000000000001', 'Fake') returning 1$q$, $q$error 42501$q$, $q$personas: an Acme member is refused (42501) on insert of Acme's Support Team persona$q$),
+  ($q$i_other_admin$q$, $q$insert into public.personas (organization_id, display_name) values ('0a000000-0000-4000-8000-000000000001', 'Fake') returning 1$q$, $q$error 42501$q$, $q$personas: an admin of another organization is refused (42501) on insert of Acme's Support Team persona$q$),
+  ($q$i_admin$q$, $q$insert into public.personas (organization_id, display_name) values ('0a000000-0000-4000-8000-000000000001', 'Fake') returning 1$q$, $q$error 42501$q$, $q$personas: an Acme admin is refused (42501) on insert of Acme's Support Team persona$q$),
+  ($q$service_role$q$, $q$insert into public.personas (organization_id, display_name) values ('0a000000-0000-4000-8000-000000000001', 'Fake') returning 1$q$, $q$rows 1$q$, $q$personas: service_role can insert Acme's Support Team persona$q$),
+  ($q$anon$q$, $q$update public.personas set display_name = 'Renamed' where id = '0b000000-0000-4000-8000-000000000001' returning 1$q$, $q$error 42501$q$, $q$personas: anon is refused (42501) on update of Acme's Support Team persona$q$),
+  ($q$i_stranger$q$, $q$update public.personas set display_name = 'Renamed' where id = '0b000000-0000-4000-8000-000000000001' returning 1$q$, $q$rows 0$q$, $q$personas: a stranger cannot update Acme's Support Team persona (0 rows)$q$),
+  ($q$i_member$q$, $q$update public.personas set display_name = 'Renamed' where id = '0b000000-0000-4000-8000-000000000001' returning 1$q$, $q$rows 0$q$, $q$personas: an Acme member cannot update Acme's Support Team persona (0 rows)$q$),
+  ($q$i_other_admin$q$, $q$update public.personas set display_name = 'Renamed' where id = '0b000000-0000-4000-8000-000000000001' returning 1$q$, $q$rows 0$q$, $q$personas: an admin of another organization cannot update Acme's Support Team persona (0 rows)$q$),
+  ($q$i_admin$q$, $q$update public.personas set display_name = 'Renamed' where id = '0b000000-0000-4000-8000-000000000001' returning 1$q$, $q$rows 1$q$, $q$personas: an Acme admin can update Acme's Support Team persona$q$),
+  ($q$service_role$q$, $q$update public.personas set display_name = 'Renamed' where id = '0b000000-0000-4000-8000-000000000001' returning 1$q$, $q$rows 1$q$, $q$personas: service_role can update Acme's Support Team persona$q$),
+  ($q$anon$q$, $q$delete from public.personas where id = '0b000000-0000-4000-8000-000000000001' returning 1$q$, $q$error 42501$q$, $q$personas: anon is refused (42501) on delete of Acme's Support Team persona$q$),
+  ($q$i_stranger$q$, $q$delete from public.personas where id = '0b000000-0000-4000-8000-000000000001' returning 1$q$, $q$error 42501$q$, $q$personas: a stranger is refused (42501) on delete of Acme's Support Team persona$q$),
+  ($q$i_member$q$, $q$delete from public.personas where id = '0b000000-0000-4000-8000-000000000001' returning 1$q$, $q$error 42501$q$, $q$personas: an Acme member is refused (42501) on delete of Acme's Support Team persona$q$),
+  ($q$i_other_admin$q$, $q$delete from public.personas where id = '0b000000-0000-4000-8000-000000000001' returning 1$q$, $q$error 42501$q$, $q$personas: an admin of another organization is refused (42501) on delete of Acme's Support Team persona$q$),
+  ($q$i_admin$q$, $q$delete from public.personas where id = '0b000000-0000-4000-8000-000000000001' returning 1$q$, $q$error 42501$q$, $q$personas: an Acme admin is refused (42501) on delete of Acme's Support Team persona$q$),
+  ($q$service_role$q$, $q$delete from public.personas where id = '0b000000-0000-4000-8000-000000000001' returning 1$q$, $q$rows 1$q$, $q$personas: service_role can delete Acme's Support Team persona$q$),
+  ($q$anon$q$, $q$select 1 from public.persona_acts where persona_id = '0b000000-0000-4000-8000-000000000001'$q$, $q$error 42501$q$, $q$persona_acts: anon is refused (42501) on select of who acted as Acme's persona$q$),
+  ($q$i_stranger$q$, $q$select 1 from public.persona_acts where persona_id = '0b000000-0000-4000-8000-000000000001'$q$, $q$rows 0$q$, $q$persona_acts: a stranger cannot see who acted as Acme's persona$q$),
+  ($q$i_member$q$, $q$select 1 from public.persona_acts where persona_id = '0b000000-0000-4000-8000-000000000001'$q$, $q$rows 0$q$, $q$persona_acts: an Acme member cannot see who acted as Acme's persona$q$),
+  ($q$i_other_admin$q$, $q$select 1 from public.persona_acts where persona_id = '0b000000-0000-4000-8000-000000000001'$q$, $q$rows 0$q$, $q$persona_acts: an admin of another organization cannot see who acted as Acme's persona$q$),
+  ($q$i_admin$q$, $q$select 1 from public.persona_acts where persona_id = '0b000000-0000-4000-8000-000000000001'$q$, $q$rows 1$q$, $q$persona_acts: an Acme admin sees 1 row(s) of who acted as Acme's persona$q$),
+  ($q$service_role$q$, $q$select 1 from public.persona_acts where persona_id = '0b000000-0000-4000-8000-000000000001'$q$, $q$rows 1$q$, $q$persona_acts: service_role sees 1 row(s) of who acted as Acme's persona$q$),
+  ($q$anon$q$, $q$insert into public.persona_acts (persona_id, organization_id, acting_user_id, action) values ('0b000000-0000-4000-8000-000000000001', '0a000000-0000-4000-8000-000000000001', tests.user_id('i_member'), 'session_start') returning 1$q$, $q$error 42501$q$, $q$persona_acts: anon is refused (42501) on insert of who acted as Acme's persona$q$),
+  ($q$i_stranger$q$, $q$insert into public.persona_acts (persona_id, organization_id, acting_user_id, action) values ('0b000000-0000-4000-8000-000000000001', '0a000000-0000-4000-8000-000000000001', tests.user_id('i_member'), 'session_start') returning 1$q$, $q$error 42501$q$, $q$persona_acts: a stranger is refused (42501) on insert of who acted as Acme's persona$q$),
+  ($q$i_member$q$, $q$insert into public.persona_acts (persona_id, organization_id, acting_user_id, action) values ('0b000000-0000-4000-8000-000000000001', '0a000000-0000-4000-8000-000000000001', tests.user_id('i_member'), 'session_start') returning 1$q$, $q$error 42501$q$, $q$persona_acts: an Acme member is refused (42501) on insert of who acted as Acme's persona$q$),
+  ($q$i_other_admin$q$, $q$insert into public.persona_acts (persona_id, organization_id, acting_user_id, action) values ('0b000000-0000-4000-8000-000000000001', '0a000000-0000-4000-8000-000000000001', tests.user_id('i_member'), 'session_start') returning 1$q$, $q$error 42501$q$, $q$persona_acts: an admin of another organization is refused (42501) on insert of who acted as Acme's persona$q$),
+  ($q$i_admin$q$, $q$insert into public.persona_acts (persona_id, organization_id, acting_user_id, action) values ('0b000000-0000-4000-8000-000000000001', '0a000000-0000-4000-8000-000000000001', tests.user_id('i_member'), 'session_start') returning 1$q$, $q$error 42501$q$, $q$persona_acts: an Acme admin is refused (42501) on insert of who acted as Acme's persona$q$),
+  ($q$service_role$q$, $q$insert into public.persona_acts (persona_id, organization_id, acting_user_id, action) values ('0b000000-0000-4000-8000-000000000001', '0a000000-0000-4000-8000-000000000001', tests.user_id('i_member'), 'session_start') returning 1$q$, $q$rows 1$q$, $q$persona_acts: service_role can insert who acted as Acme's persona$q$),
+  ($q$anon$q$, $q$update public.persona_acts set acting_user_id = tests.user_id('i_member') where persona_id = '0b000000-0000-4000-8000-000000000001' returning 1$q$, $q$error 42501$q$, $q$persona_acts: anon is refused (42501) on update of who acted as Acme's persona$q$),
+  ($q$i_stranger$q$, $q$update public.persona_acts set acting_user_id = tests.user_id('i_member') where persona_id = '0b000000-0000-4000-8000-000000000001' returning 1$q$, $q$error 42501$q$, $q$persona_acts: a stranger is refused (42501) on update of who acted as Acme's persona$q$),
+  ($q$i_member$q$, $q$update public.persona_acts set acting_user_id = tests.user_id('i_member') where persona_id = '0b000000-0000-4000-8000-000000000001' returning 1$q$, $q$error 42501$q$, $q$persona_acts: an Acme member is refused (42501) on update of who acted as Acme's persona$q$),
+  ($q$i_other_admin$q$, $q$update public.persona_acts set acting_user_id = tests.user_id('i_member') where persona_id = '0b000000-0000-4000-8000-000000000001' returning 1$q$, $q$error 42501$q$, $q$persona_acts: an admin of another organization is refused (42501) on update of who acted as Acme's persona$q$),
+  ($q$i_admin$q$, $q$update public.persona_acts set acting_user_id = tests.user_id('i_member') where persona_id = '0b000000-0000-4000-8000-000000000001' returning 1$q$, $q$error 42501$q$, $q$persona_acts: an Acme admin is refused (42501) on update of who acted as Acme's persona$q$),
+  ($q$service_role$q$, $q$update public.persona_acts set acting_user_id = tests.user_id('i_member') where persona_id = '0b000000-0000-4000-8000-000000000001' returning 1$q$, $q$rows 1$q$, $q$persona_acts: service_role can update who acted as Acme's persona$q$),
+  ($q$anon$q$, $q$delete from public.persona_acts where persona_id = '0b000000-0000-4000-8000-000000000001' returning 1$q$, $q$error 42501$q$, $q$persona_acts: anon is refused (42501) on delete of who acted as Acme's persona$q$),
+  ($q$i_stranger$q$, $q$delete from public.persona_acts where persona_id = '0b000000-0000-4000-8000-000000000001' returning 1$q$, $q$error 42501$q$, $q$persona_acts: a stranger is refused (42501) on delete of who acted as Acme's persona$q$),
+  ($q$i_member$q$, $q$delete from public.persona_acts where persona_id = '0b000000-0000-4000-8000-000000000001' returning 1$q$, $q$error 42501$q$, $q$persona_acts: an Acme member is refused (42501) on delete of who acted as Acme's persona$q$),
+  ($q$i_other_admin$q$, $q$delete from public.persona_acts where persona_id = '0b000000-0000-4000-8000-000000000001' returning 1$q$, $q$error 42501$q$, $q$persona_acts: an admin of another organization is refused (42501) on delete of who acted as Acme's persona$q$),
+  ($q$i_admin$q$, $q$delete from public.persona_acts where persona_id = '0b000000-0000-4000-8000-000000000001' returning 1$q$, $q$error 42501$q$, $q$persona_acts: an Acme admin is refused (42501) on delete of who acted as Acme's persona$q$),
+  ($q$service_role$q$, $q$delete from public.persona_acts where persona_id = '0b000000-0000-4000-8000-000000000001' returning 1$q$, $q$rows 1$q$, $q$persona_acts: service_role can delete who acted as Acme's persona$q$)
+) as matrix (actor, statement, expected, description);
+
+select * from finish();
+rollback;
