@@ -36,7 +36,7 @@ comment on function parley_internal.can_see_presence(uuid, uuid) is
 revoke all on function parley_internal.can_see_presence(uuid, uuid) from public, anon, authenticated, service_role;
 grant execute on function parley_internal.can_see_presence(uuid, uuid) to authenticated, service_role;
 
-create or replace function public.is_user_blocked(other_user_id uuid)
+create or replace function parley_internal.is_user_blocked(other_user_id uuid)
 returns boolean
 language plpgsql
 stable
@@ -51,12 +51,27 @@ begin
                  where b.blocker_id = caller and b.blocked_id = is_user_blocked.other_user_id);
 end
 $$;
+comment on function parley_internal.is_user_blocked(uuid) is
+  'Whether the current user has blocked the other user (never whether the other blocked you).';
+revoke all on function parley_internal.is_user_blocked(uuid) from public, anon, authenticated, service_role;
+grant execute on function parley_internal.is_user_blocked(uuid) to authenticated;
+
+-- public.is_user_blocked: SECURITY INVOKER wrapper over parley_internal.is_user_blocked (splinter 0028/0029).
+create or replace function public.is_user_blocked(other_user_id uuid)
+returns boolean
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+  select parley_internal.is_user_blocked(other_user_id => is_user_blocked.other_user_id)
+$$;
 comment on function public.is_user_blocked(uuid) is
   'Whether the current user has blocked the other user (never whether the other blocked you).';
 revoke all on function public.is_user_blocked(uuid) from public, anon, authenticated, service_role;
 grant execute on function public.is_user_blocked(uuid) to authenticated;
 
-create or replace function public.block_user(user_id uuid)
+create or replace function parley_internal.block_user(user_id uuid)
 returns public.blocks
 language plpgsql
 volatile
@@ -82,12 +97,27 @@ begin
   return made;
 end
 $$;
+comment on function parley_internal.block_user(uuid) is
+  'Block a user (idempotent): no direct messages or calls either way, presence hidden, connection removed.';
+revoke all on function parley_internal.block_user(uuid) from public, anon, authenticated, service_role;
+grant execute on function parley_internal.block_user(uuid) to authenticated;
+
+-- public.block_user: SECURITY INVOKER wrapper over parley_internal.block_user (splinter 0028/0029).
+create or replace function public.block_user(user_id uuid)
+returns public.blocks
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$
+  select * from parley_internal.block_user(user_id => block_user.user_id)
+$$;
 comment on function public.block_user(uuid) is
   'Block a user (idempotent): no direct messages or calls either way, presence hidden, connection removed.';
 revoke all on function public.block_user(uuid) from public, anon, authenticated, service_role;
 grant execute on function public.block_user(uuid) to authenticated;
 
-create or replace function public.unblock_user(user_id uuid)
+create or replace function parley_internal.unblock_user(user_id uuid)
 returns void
 language plpgsql
 volatile
@@ -103,6 +133,20 @@ begin
       'See your blocks in blocks.');
   end if;
 end
+$$;
+comment on function parley_internal.unblock_user(uuid) is 'Remove a block you made.';
+revoke all on function parley_internal.unblock_user(uuid) from public, anon, authenticated, service_role;
+grant execute on function parley_internal.unblock_user(uuid) to authenticated;
+
+-- public.unblock_user: SECURITY INVOKER wrapper over parley_internal.unblock_user (splinter 0028/0029).
+create or replace function public.unblock_user(user_id uuid)
+returns void
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$
+  select parley_internal.unblock_user(user_id => unblock_user.user_id)
 $$;
 comment on function public.unblock_user(uuid) is 'Remove a block you made.';
 revoke all on function public.unblock_user(uuid) from public, anon, authenticated, service_role;

@@ -25,7 +25,7 @@ comment on function parley_internal.are_connected(uuid, uuid) is
 revoke all on function parley_internal.are_connected(uuid, uuid) from public, anon, authenticated, service_role;
 grant execute on function parley_internal.are_connected(uuid, uuid) to authenticated, service_role;
 
-create or replace function public.are_users_connected(other_user_id uuid)
+create or replace function parley_internal.are_users_connected(other_user_id uuid)
 returns boolean
 language plpgsql
 stable
@@ -35,6 +35,20 @@ as $$
 begin
   return parley_internal.are_connected(parley_internal.require_user(), are_users_connected.other_user_id);
 end
+$$;
+comment on function parley_internal.are_users_connected(uuid) is 'Whether the current user and the other user are connected.';
+revoke all on function parley_internal.are_users_connected(uuid) from public, anon, authenticated, service_role;
+grant execute on function parley_internal.are_users_connected(uuid) to authenticated;
+
+-- public.are_users_connected: SECURITY INVOKER wrapper over parley_internal.are_users_connected (splinter 0028/0029).
+create or replace function public.are_users_connected(other_user_id uuid)
+returns boolean
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+  select parley_internal.are_users_connected(other_user_id => are_users_connected.other_user_id)
 $$;
 comment on function public.are_users_connected(uuid) is 'Whether the current user and the other user are connected.';
 revoke all on function public.are_users_connected(uuid) from public, anon, authenticated, service_role;
@@ -57,7 +71,7 @@ comment on function parley_internal.lock_connection(uuid, uuid) is
   'The connection row of a pair, locked FOR UPDATE (null if none).';
 revoke all on function parley_internal.lock_connection(uuid, uuid) from public, anon, authenticated, service_role;
 
-create or replace function public.request_connection(user_id uuid)
+create or replace function parley_internal.request_connection(user_id uuid)
 returns public.connections
 language plpgsql
 volatile
@@ -106,12 +120,27 @@ begin
   return pair;
 end
 $$;
+comment on function parley_internal.request_connection(uuid) is
+  'Ask to connect with a user (idempotent). If they already asked you, this accepts their request.';
+revoke all on function parley_internal.request_connection(uuid) from public, anon, authenticated, service_role;
+grant execute on function parley_internal.request_connection(uuid) to authenticated;
+
+-- public.request_connection: SECURITY INVOKER wrapper over parley_internal.request_connection (splinter 0028/0029).
+create or replace function public.request_connection(user_id uuid)
+returns public.connections
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$
+  select * from parley_internal.request_connection(user_id => request_connection.user_id)
+$$;
 comment on function public.request_connection(uuid) is
   'Ask to connect with a user (idempotent). If they already asked you, this accepts their request.';
 revoke all on function public.request_connection(uuid) from public, anon, authenticated, service_role;
 grant execute on function public.request_connection(uuid) to authenticated;
 
-create or replace function public.accept_connection(user_id uuid)
+create or replace function parley_internal.accept_connection(user_id uuid)
 returns public.connections
 language plpgsql
 volatile
@@ -137,6 +166,21 @@ begin
   where c.id = pair.id returning * into pair;
   return pair;
 end
+$$;
+comment on function parley_internal.accept_connection(uuid) is
+  'Accept the pending request the user sent you (accepting an accepted connection returns it unchanged).';
+revoke all on function parley_internal.accept_connection(uuid) from public, anon, authenticated, service_role;
+grant execute on function parley_internal.accept_connection(uuid) to authenticated;
+
+-- public.accept_connection: SECURITY INVOKER wrapper over parley_internal.accept_connection (splinter 0028/0029).
+create or replace function public.accept_connection(user_id uuid)
+returns public.connections
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$
+  select * from parley_internal.accept_connection(user_id => accept_connection.user_id)
 $$;
 comment on function public.accept_connection(uuid) is
   'Accept the pending request the user sent you (accepting an accepted connection returns it unchanged).';
@@ -178,7 +222,7 @@ comment on function parley_internal.end_connection(uuid, uuid, text) is
   'Decline, cancel or remove the pair''s connection row (PT404 when it is not in that state).';
 revoke all on function parley_internal.end_connection(uuid, uuid, text) from public, anon, authenticated, service_role;
 
-create or replace function public.decline_connection(user_id uuid)
+create or replace function parley_internal.decline_connection(user_id uuid)
 returns void
 language plpgsql
 volatile
@@ -189,11 +233,25 @@ begin
   perform parley_internal.end_connection(parley_internal.require_user(), decline_connection.user_id, 'decline');
 end
 $$;
+comment on function parley_internal.decline_connection(uuid) is 'Decline the pending request the user sent you (deletes it).';
+revoke all on function parley_internal.decline_connection(uuid) from public, anon, authenticated, service_role;
+grant execute on function parley_internal.decline_connection(uuid) to authenticated;
+
+-- public.decline_connection: SECURITY INVOKER wrapper over parley_internal.decline_connection (splinter 0028/0029).
+create or replace function public.decline_connection(user_id uuid)
+returns void
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$
+  select parley_internal.decline_connection(user_id => decline_connection.user_id)
+$$;
 comment on function public.decline_connection(uuid) is 'Decline the pending request the user sent you (deletes it).';
 revoke all on function public.decline_connection(uuid) from public, anon, authenticated, service_role;
 grant execute on function public.decline_connection(uuid) to authenticated;
 
-create or replace function public.cancel_connection_request(user_id uuid)
+create or replace function parley_internal.cancel_connection_request(user_id uuid)
 returns void
 language plpgsql
 volatile
@@ -204,11 +262,25 @@ begin
   perform parley_internal.end_connection(parley_internal.require_user(), cancel_connection_request.user_id, 'cancel');
 end
 $$;
+comment on function parley_internal.cancel_connection_request(uuid) is 'Withdraw the pending request you sent the user.';
+revoke all on function parley_internal.cancel_connection_request(uuid) from public, anon, authenticated, service_role;
+grant execute on function parley_internal.cancel_connection_request(uuid) to authenticated;
+
+-- public.cancel_connection_request: SECURITY INVOKER wrapper over parley_internal.cancel_connection_request (splinter 0028/0029).
+create or replace function public.cancel_connection_request(user_id uuid)
+returns void
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$
+  select parley_internal.cancel_connection_request(user_id => cancel_connection_request.user_id)
+$$;
 comment on function public.cancel_connection_request(uuid) is 'Withdraw the pending request you sent the user.';
 revoke all on function public.cancel_connection_request(uuid) from public, anon, authenticated, service_role;
 grant execute on function public.cancel_connection_request(uuid) to authenticated;
 
-create or replace function public.remove_connection(user_id uuid)
+create or replace function parley_internal.remove_connection(user_id uuid)
 returns void
 language plpgsql
 volatile
@@ -219,11 +291,25 @@ begin
   perform parley_internal.end_connection(parley_internal.require_user(), remove_connection.user_id, 'remove');
 end
 $$;
+comment on function parley_internal.remove_connection(uuid) is 'Remove an accepted connection.';
+revoke all on function parley_internal.remove_connection(uuid) from public, anon, authenticated, service_role;
+grant execute on function parley_internal.remove_connection(uuid) to authenticated;
+
+-- public.remove_connection: SECURITY INVOKER wrapper over parley_internal.remove_connection (splinter 0028/0029).
+create or replace function public.remove_connection(user_id uuid)
+returns void
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$
+  select parley_internal.remove_connection(user_id => remove_connection.user_id)
+$$;
 comment on function public.remove_connection(uuid) is 'Remove an accepted connection.';
 revoke all on function public.remove_connection(uuid) from public, anon, authenticated, service_role;
 grant execute on function public.remove_connection(uuid) to authenticated;
 
-create or replace function public.get_user_contacts()
+create or replace function parley_internal.get_user_contacts()
 returns table (user_id uuid, username text, display_name text, avatar_url text, connected_at timestamptz)
 language plpgsql
 stable
@@ -240,6 +326,20 @@ begin
     where (c.user_low = caller or c.user_high = caller) and c.status = 'accepted'
     order by pg_catalog.lower(p.display_name), p.id;
 end
+$$;
+comment on function parley_internal.get_user_contacts() is 'The current user''s accepted connections with display info.';
+revoke all on function parley_internal.get_user_contacts() from public, anon, authenticated, service_role;
+grant execute on function parley_internal.get_user_contacts() to authenticated;
+
+-- public.get_user_contacts: SECURITY INVOKER wrapper over parley_internal.get_user_contacts (splinter 0028/0029).
+create or replace function public.get_user_contacts()
+returns table (user_id uuid, username text, display_name text, avatar_url text, connected_at timestamptz)
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+  select * from parley_internal.get_user_contacts()
 $$;
 comment on function public.get_user_contacts() is 'The current user''s accepted connections with display info.';
 revoke all on function public.get_user_contacts() from public, anon, authenticated, service_role;

@@ -102,7 +102,7 @@ comment on function parley_internal.message_decision(uuid, uuid, text) is
 revoke all on function parley_internal.message_decision(uuid, uuid, text) from public, anon, authenticated, service_role;
 grant execute on function parley_internal.message_decision(uuid, uuid, text) to authenticated, service_role;
 
-create or replace function public.can_message(recipient_id uuid)
+create or replace function parley_internal.can_message(recipient_id uuid)
 returns public.contact_decision
 language sql
 stable
@@ -112,12 +112,27 @@ as $$
   select d.allowed, d.reason
   from parley_internal.message_decision((select auth.uid()), can_message.recipient_id, 'message') d
 $$;
+comment on function parley_internal.can_message(uuid) is
+  'Whether the current user may send the recipient a direct message: {allowed, reason}.';
+revoke all on function parley_internal.can_message(uuid) from public, anon, authenticated, service_role;
+grant execute on function parley_internal.can_message(uuid) to anon, authenticated;
+
+-- public.can_message: SECURITY INVOKER wrapper over parley_internal.can_message (splinter 0028/0029).
+create or replace function public.can_message(recipient_id uuid)
+returns public.contact_decision
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+  select * from parley_internal.can_message(recipient_id => can_message.recipient_id)
+$$;
 comment on function public.can_message(uuid) is
   'Whether the current user may send the recipient a direct message: {allowed, reason}.';
 revoke all on function public.can_message(uuid) from public, anon, authenticated, service_role;
 grant execute on function public.can_message(uuid) to anon, authenticated;
 
-create or replace function public.can_call(recipient_id uuid)
+create or replace function parley_internal.can_call(recipient_id uuid)
 returns public.contact_decision
 language sql
 stable
@@ -126,6 +141,21 @@ set search_path = ''
 as $$
   select d.allowed, d.reason
   from parley_internal.message_decision((select auth.uid()), can_call.recipient_id, 'call') d
+$$;
+comment on function parley_internal.can_call(uuid) is
+  'Whether the current user may call the recipient: {allowed, reason}.';
+revoke all on function parley_internal.can_call(uuid) from public, anon, authenticated, service_role;
+grant execute on function parley_internal.can_call(uuid) to anon, authenticated;
+
+-- public.can_call: SECURITY INVOKER wrapper over parley_internal.can_call (splinter 0028/0029).
+create or replace function public.can_call(recipient_id uuid)
+returns public.contact_decision
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+  select * from parley_internal.can_call(recipient_id => can_call.recipient_id)
 $$;
 comment on function public.can_call(uuid) is
   'Whether the current user may call the recipient: {allowed, reason}.';

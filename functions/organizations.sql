@@ -149,7 +149,7 @@ create trigger organization_members_keep_an_owner
   after update or delete on public.organization_members
   for each row execute function parley_internal.check_organization_has_owner();
 
-create or replace function public.create_organization(name text)
+create or replace function parley_internal.create_organization(name text)
 returns public.organizations
 language plpgsql
 volatile
@@ -170,12 +170,27 @@ begin
   return created;
 end
 $$;
+comment on function parley_internal.create_organization(text) is
+  'Create an organization; the caller becomes its owner. Starts on the default plan.';
+revoke all on function parley_internal.create_organization(text) from public, anon, authenticated, service_role;
+grant execute on function parley_internal.create_organization(text) to authenticated;
+
+-- public.create_organization: SECURITY INVOKER wrapper over parley_internal.create_organization (splinter 0028/0029).
+create or replace function public.create_organization(name text)
+returns public.organizations
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$
+  select * from parley_internal.create_organization(name => create_organization.name)
+$$;
 comment on function public.create_organization(text) is
   'Create an organization; the caller becomes its owner. Starts on the default plan.';
 revoke all on function public.create_organization(text) from public, anon, authenticated, service_role;
 grant execute on function public.create_organization(text) to authenticated;
 
-create or replace function public.create_invitation(
+create or replace function parley_internal.create_invitation(
   organization_id uuid,
   role text default 'member',
   email text default null,
@@ -222,12 +237,39 @@ begin
   returning id, organization_invitations.expires_at into invitation_id, expires_at;
 end
 $$;
+comment on function parley_internal.create_invitation(uuid, text, text, integer) is
+  'Owners/admins: invite to the organization with a role (admin, member, guest). Returns the secret token once.';
+revoke all on function parley_internal.create_invitation(uuid, text, text, integer) from public, anon, authenticated, service_role;
+grant execute on function parley_internal.create_invitation(uuid, text, text, integer) to authenticated;
+
+-- public.create_invitation: SECURITY INVOKER wrapper over parley_internal.create_invitation (splinter 0028/0029).
+create or replace function public.create_invitation(
+  organization_id uuid,
+  role text default 'member',
+  email text default null,
+  expires_in_hours integer default 168,
+  out invitation_id uuid,
+  out token text,
+  out expires_at timestamptz
+)
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$
+  select * from parley_internal.create_invitation(
+    organization_id => create_invitation.organization_id,
+    role => create_invitation.role,
+    email => create_invitation.email,
+    expires_in_hours => create_invitation.expires_in_hours
+  )
+$$;
 comment on function public.create_invitation(uuid, text, text, integer) is
   'Owners/admins: invite to the organization with a role (admin, member, guest). Returns the secret token once.';
 revoke all on function public.create_invitation(uuid, text, text, integer) from public, anon, authenticated, service_role;
 grant execute on function public.create_invitation(uuid, text, text, integer) to authenticated;
 
-create or replace function public.revoke_invitation(invitation_id uuid)
+create or replace function parley_internal.revoke_invitation(invitation_id uuid)
 returns void
 language plpgsql
 volatile
@@ -250,11 +292,25 @@ begin
   end if;
 end
 $$;
+comment on function parley_internal.revoke_invitation(uuid) is 'Owners/admins: delete an unused invitation.';
+revoke all on function parley_internal.revoke_invitation(uuid) from public, anon, authenticated, service_role;
+grant execute on function parley_internal.revoke_invitation(uuid) to authenticated;
+
+-- public.revoke_invitation: SECURITY INVOKER wrapper over parley_internal.revoke_invitation (splinter 0028/0029).
+create or replace function public.revoke_invitation(invitation_id uuid)
+returns void
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$
+  select parley_internal.revoke_invitation(invitation_id => revoke_invitation.invitation_id)
+$$;
 comment on function public.revoke_invitation(uuid) is 'Owners/admins: delete an unused invitation.';
 revoke all on function public.revoke_invitation(uuid) from public, anon, authenticated, service_role;
 grant execute on function public.revoke_invitation(uuid) to authenticated;
 
-create or replace function public.accept_invitation(token text)
+create or replace function parley_internal.accept_invitation(token text)
 returns public.organization_members
 language plpgsql
 volatile
@@ -307,12 +363,27 @@ begin
   return joined;
 end
 $$;
+comment on function parley_internal.accept_invitation(text) is
+  'Join an organization with an invitation token (once, before it expires). Returns the membership.';
+revoke all on function parley_internal.accept_invitation(text) from public, anon, authenticated, service_role;
+grant execute on function parley_internal.accept_invitation(text) to authenticated;
+
+-- public.accept_invitation: SECURITY INVOKER wrapper over parley_internal.accept_invitation (splinter 0028/0029).
+create or replace function public.accept_invitation(token text)
+returns public.organization_members
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$
+  select * from parley_internal.accept_invitation(token => accept_invitation.token)
+$$;
 comment on function public.accept_invitation(text) is
   'Join an organization with an invitation token (once, before it expires). Returns the membership.';
 revoke all on function public.accept_invitation(text) from public, anon, authenticated, service_role;
 grant execute on function public.accept_invitation(text) to authenticated;
 
-create or replace function public.leave_organization(organization_id uuid)
+create or replace function parley_internal.leave_organization(organization_id uuid)
 returns void
 language plpgsql
 volatile
@@ -330,6 +401,21 @@ begin
       'Check the organization id.');
   end if;
 end
+$$;
+comment on function parley_internal.leave_organization(uuid) is
+  'Leave an organization. The last owner cannot leave (PT409 last_owner).';
+revoke all on function parley_internal.leave_organization(uuid) from public, anon, authenticated, service_role;
+grant execute on function parley_internal.leave_organization(uuid) to authenticated;
+
+-- public.leave_organization: SECURITY INVOKER wrapper over parley_internal.leave_organization (splinter 0028/0029).
+create or replace function public.leave_organization(organization_id uuid)
+returns void
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$
+  select parley_internal.leave_organization(organization_id => leave_organization.organization_id)
 $$;
 comment on function public.leave_organization(uuid) is
   'Leave an organization. The last owner cannot leave (PT409 last_owner).';
@@ -358,7 +444,7 @@ comment on function parley_internal.may_manage_member(uuid, text, uuid, text, te
   'Role management rule: owners manage anyone; admins manage other members/guests and never create owners.';
 revoke all on function parley_internal.may_manage_member(uuid, text, uuid, text, text) from public, anon, authenticated, service_role;
 
-create or replace function public.set_member_role(organization_id uuid, user_id uuid, role text)
+create or replace function parley_internal.set_member_role(organization_id uuid, user_id uuid, role text)
 returns public.organization_members
 language plpgsql
 volatile
@@ -396,12 +482,31 @@ begin
   return changed;
 end
 $$;
+comment on function parley_internal.set_member_role(uuid, uuid, text) is
+  'Owners/admins: change a member''s role (admins cannot touch owners, themselves, or create owners).';
+revoke all on function parley_internal.set_member_role(uuid, uuid, text) from public, anon, authenticated, service_role;
+grant execute on function parley_internal.set_member_role(uuid, uuid, text) to authenticated;
+
+-- public.set_member_role: SECURITY INVOKER wrapper over parley_internal.set_member_role (splinter 0028/0029).
+create or replace function public.set_member_role(organization_id uuid, user_id uuid, role text)
+returns public.organization_members
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$
+  select * from parley_internal.set_member_role(
+    organization_id => set_member_role.organization_id,
+    user_id => set_member_role.user_id,
+    role => set_member_role.role
+  )
+$$;
 comment on function public.set_member_role(uuid, uuid, text) is
   'Owners/admins: change a member''s role (admins cannot touch owners, themselves, or create owners).';
 revoke all on function public.set_member_role(uuid, uuid, text) from public, anon, authenticated, service_role;
 grant execute on function public.set_member_role(uuid, uuid, text) to authenticated;
 
-create or replace function public.remove_member(organization_id uuid, user_id uuid)
+create or replace function parley_internal.remove_member(organization_id uuid, user_id uuid)
 returns void
 language plpgsql
 volatile
@@ -435,11 +540,28 @@ begin
   where m.organization_id = remove_member.organization_id and m.user_id = remove_member.user_id;
 end
 $$;
+comment on function parley_internal.remove_member(uuid, uuid) is 'Owners/admins: remove a member from the organization.';
+revoke all on function parley_internal.remove_member(uuid, uuid) from public, anon, authenticated, service_role;
+grant execute on function parley_internal.remove_member(uuid, uuid) to authenticated;
+
+-- public.remove_member: SECURITY INVOKER wrapper over parley_internal.remove_member (splinter 0028/0029).
+create or replace function public.remove_member(organization_id uuid, user_id uuid)
+returns void
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$
+  select parley_internal.remove_member(
+    organization_id => remove_member.organization_id,
+    user_id => remove_member.user_id
+  )
+$$;
 comment on function public.remove_member(uuid, uuid) is 'Owners/admins: remove a member from the organization.';
 revoke all on function public.remove_member(uuid, uuid) from public, anon, authenticated, service_role;
 grant execute on function public.remove_member(uuid, uuid) to authenticated;
 
-create or replace function public.transfer_ownership(organization_id uuid, new_owner_id uuid)
+create or replace function parley_internal.transfer_ownership(organization_id uuid, new_owner_id uuid)
 returns void
 language plpgsql
 volatile
@@ -477,6 +599,24 @@ begin
   update public.organization_members m set role = 'admin', updated_at = pg_catalog.now()
   where m.organization_id = transfer_ownership.organization_id and m.user_id = caller;
 end
+$$;
+comment on function parley_internal.transfer_ownership(uuid, uuid) is
+  'Owner: make another member owner and become admin. Serialized per organization.';
+revoke all on function parley_internal.transfer_ownership(uuid, uuid) from public, anon, authenticated, service_role;
+grant execute on function parley_internal.transfer_ownership(uuid, uuid) to authenticated;
+
+-- public.transfer_ownership: SECURITY INVOKER wrapper over parley_internal.transfer_ownership (splinter 0028/0029).
+create or replace function public.transfer_ownership(organization_id uuid, new_owner_id uuid)
+returns void
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$
+  select parley_internal.transfer_ownership(
+    organization_id => transfer_ownership.organization_id,
+    new_owner_id => transfer_ownership.new_owner_id
+  )
 $$;
 comment on function public.transfer_ownership(uuid, uuid) is
   'Owner: make another member owner and become admin. Serialized per organization.';

@@ -40,7 +40,7 @@ comment on function parley_internal.require_feature(uuid, text) is
 revoke all on function parley_internal.require_feature(uuid, text) from public, anon, authenticated, service_role;
 grant execute on function parley_internal.require_feature(uuid, text) to authenticated, service_role;
 
-create or replace function public.organization_features(organization_id uuid)
+create or replace function parley_internal.organization_features(organization_id uuid)
 returns setof text
 language plpgsql
 stable
@@ -59,6 +59,23 @@ begin
     where o.id = organization_features.organization_id
     order by pf.feature;
 end
+$$;
+comment on function parley_internal.organization_features(uuid) is
+  'The features the organization''s plan includes (members only).';
+revoke all on function parley_internal.organization_features(uuid) from public, anon, authenticated, service_role;
+grant execute on function parley_internal.organization_features(uuid) to authenticated, service_role;
+
+-- public.organization_features: SECURITY INVOKER wrapper over parley_internal.organization_features (splinter 0028/0029).
+create or replace function public.organization_features(organization_id uuid)
+returns setof text
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+  select * from parley_internal.organization_features(
+    organization_id => organization_features.organization_id
+  )
 $$;
 comment on function public.organization_features(uuid) is
   'The features the organization''s plan includes (members only).';

@@ -3,7 +3,7 @@
 begin;
 set local search_path = tap, tests, public;
 \ir _identity_fixture.sql
-select plan(22);
+select plan(25);
 
 select is(
   (select count(*)::int from pg_proc p join pg_namespace n on n.oid = p.pronamespace
@@ -53,6 +53,28 @@ select is_empty($$select p.oid::regprocedure::text from pg_proc p join pg_namesp
   where n.nspname = 'public' and has_function_privilege('anon', p.oid, 'execute')
     and p.proname not in ('can_message', 'can_call')$$,
   'anon may execute only can_message and can_call in public');
+
+select is_empty($$select p.oid::regprocedure::text from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+  where n.nspname = 'public' and p.prosecdef$$,
+  'no function in public is SECURITY DEFINER: RPCs are SECURITY INVOKER wrappers (splinter 0028/0029)');
+
+select is_empty($$select w.oid::regprocedure::text from pg_proc w join pg_namespace nw on nw.oid = w.pronamespace
+  join pg_proc i on i.proname = w.proname and i.proargtypes = w.proargtypes
+  join pg_namespace ni on ni.oid = i.pronamespace and ni.nspname = 'parley_internal'
+  where nw.nspname = 'public'
+    and (not i.prosecdef or i.prorettype <> w.prorettype or i.provolatile <> w.provolatile
+         or i.proretset <> w.proretset or i.proargnames is distinct from w.proargnames
+         or exists (select 1 from pg_roles r where r.rolname in ('anon', 'authenticated', 'service_role')
+                    and has_function_privilege(r.oid, i.oid, 'execute')
+                        <> has_function_privilege(r.oid, w.oid, 'execute')))$$,
+  'each parley_internal RPC implementation is SECURITY DEFINER and matches its public wrapper''s signature, volatility and grants');
+
+select is_empty($$select i.oid::regprocedure::text from pg_proc i join pg_namespace n on n.oid = i.pronamespace
+  where n.nspname = 'parley_internal' and has_function_privilege('anon', i.oid, 'execute')
+    and exists (select 1 from pg_proc w join pg_namespace nw on nw.oid = w.pronamespace
+                where nw.nspname = 'public' and w.proname = i.proname and w.proargtypes = i.proargtypes)
+    and i.proname not in ('can_message', 'can_call')$$,
+  'anon may execute only the can_message and can_call implementations among the RPCs in parley_internal');
 
 select is(parley_internal.organization_role('0a000000-0000-4000-8000-000000000001', tests.user_id('i_admin')), 'admin',
   'organization_role gives the member''s role');
