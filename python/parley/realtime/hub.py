@@ -108,6 +108,7 @@ class Session:
             self.queue.put_nowait(text)
         except asyncio.QueueFull:
             self.closed = True
+            self.hub.backpressure_disconnects += 1
             self.close_reason = f"backpressure: outgoing queue full ({self.max_queue} messages); reconnect and resume"
             log.warning("session %s: %s", self.id, self.close_reason)
             self.hub.remove_session(self)
@@ -186,6 +187,7 @@ class Hub:
         self.presences: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
         """topic name → presence key → phx_ref → meta."""
         self.delivered = 0
+        self.backpressure_disconnects = 0
 
     # -- sessions and channels ------------------------------------------------
 

@@ -215,6 +215,7 @@ class RealtimeService:
             "clients": len(self.hub.sessions),
             "channels": sum(len(members) for members in self.hub.topics.values()),
             "delivered": self.hub.delivered,
+            "backpressure_disconnects": self.hub.backpressure_disconnects,
             "uptime_seconds": round(time.time() - self.started_at, 1),
         }
 
