@@ -18,6 +18,7 @@ import pytest
 
 from parley import testing
 from parley.db import Api
+from parley.realtime import RealtimeConfig, ServiceThread
 
 
 @pytest.fixture(scope="session")
@@ -122,3 +123,15 @@ def s3_endpoint() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         moto_server.stop()
+# -- realtime --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def realtime_service(database: testing.TestDatabase) -> Iterator[ServiceThread]:
+    """``parley realtime`` on a free loopback port, on the module's own database (slots dropped after)."""
+    service = ServiceThread(
+        RealtimeConfig(database.url, database.jwt_secret, port=0, poll_interval=0.02, max_queue=50,
+                       retention_interval=0)
+    ).start()  # fmt: skip
+    yield service
+    service.stop(drop_slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 
 import psycopg
 
@@ -31,9 +32,42 @@ def command_migrate(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def start_realtime(host: str = "127.0.0.1", port: int = 4000) -> Callable[[stack.Stack], Callable[[], None]]:
+    """An extra service for ``stack.run``: the realtime service on its own thread."""
+
+    def start(running: stack.Stack) -> Callable[[], None]:
+        from parley.realtime import RealtimeConfig, ServiceThread
+
+        service = ServiceThread(RealtimeConfig(running.database_url, running.jwt_secret, host=host, port=port)).start()
+        running.services.append(f"Realtime (Supabase protocol) on {service.url}  (health: http://{host}:"
+                                f"{service.service.port if service.service else port}/health)")  # fmt: skip
+        return service.stop
+
+    return start
+
+
 def command_run(arguments: argparse.Namespace) -> int:
     """Start the embedded stack and wait for Ctrl-C."""
-    stack.run()
+    stack.run(extra_services=[start_realtime(port=arguments.realtime_port)])
+    return 0
+
+
+def command_realtime(arguments: argparse.Namespace) -> int:
+    """Run only the realtime service against the database until Ctrl-C."""
+    import asyncio
+    import logging
+
+    from parley.realtime import RealtimeConfig, serve_forever
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    url = _database_url(arguments.database_url)
+    secret = config.load_or_create_secrets(config.state_dir()).jwt_secret
+    settings = RealtimeConfig(url, secret, host=arguments.host, port=arguments.port, slot=arguments.slot,
+                              max_queue=arguments.max_queue)  # fmt: skip
+    try:
+        asyncio.run(serve_forever(settings))
+    except KeyboardInterrupt:
+        pass
     return 0
 
 
@@ -68,7 +102,16 @@ def parser() -> argparse.ArgumentParser:
     commands = root.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="start the embedded stack (make run)")
+    run.add_argument("--realtime-port", type=int, default=4000, help="port of the realtime service")
     run.set_defaults(handler=command_run)
+
+    realtime = commands.add_parser("realtime", help="run the realtime (WebSocket) service")
+    realtime.add_argument("--host", default="127.0.0.1")
+    realtime.add_argument("--port", type=int, default=4000)
+    realtime.add_argument("--slot", default="parley_realtime", help="logical replication slot name")
+    realtime.add_argument("--max-queue", type=int, default=1000, help="outgoing messages buffered per client")
+    realtime.add_argument("--database-url")
+    realtime.set_defaults(handler=command_realtime)
 
     migrate_command = commands.add_parser("migrate", help="apply pending migrations")
     migrate_command.add_argument("--database-url", help="target database (default: PARLEY_DATABASE_URL or embedded)")

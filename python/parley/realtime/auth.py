@@ -1,0 +1,65 @@
+"""Realtime Authorization: RLS on realtime.messages decides who may join a private topic.
+
+As Supabase Realtime does on a private join, in one transaction that is always
+rolled back: a probe row for the topic is inserted (as the service's own user),
+then, as the caller (``role`` and ``request.jwt.claims`` from the verified JWT,
+``realtime.topic`` set to the topic), a ``select`` of that row decides whether
+the caller may **receive**, and an ``insert`` of another row inside a savepoint
+decides whether the caller may **send** (client broadcasts, presence).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg_pool import AsyncConnectionPool
+
+PROBE_EVENT = "parley_realtime_authorization_probe"
+
+
+@dataclass(frozen=True)
+class Access:
+    """The join decision for one channel, cached for its lifetime (or until the token is refreshed)."""
+
+    can_read: bool
+    can_write: bool
+
+
+async def check_access(pool: AsyncConnectionPool, topic: str, claims: dict[str, Any]) -> Access:
+    """Run the receive and send checks for ``topic`` as the user the claims describe."""
+    role = claims.get("role")
+    if role not in ("anon", "authenticated", "service_role"):
+        return Access(False, False)
+    async with pool.connection() as connection, connection.transaction(force_rollback=True):
+        cursor = await connection.execute(
+            "insert into realtime.messages (topic, extension, private, event, payload) "
+            "values (%s, 'broadcast', true, %s, '{}') returning id",
+            (topic, PROBE_EVENT),
+        )
+        probe = await cursor.fetchone()
+        assert probe is not None
+        await connection.execute(sql.SQL("set local role {}").format(sql.Identifier(role)))
+        await connection.execute(
+            "select set_config('request.jwt.claims', %s, true), set_config('realtime.topic', %s, true)",
+            (json.dumps(claims), topic),
+        )
+        cursor = await connection.execute(
+            "select exists (select 1 from realtime.messages where id = %s and topic = %s)", (probe[0], topic)
+        )
+        row = await cursor.fetchone()
+        can_read = bool(row and row[0])
+        can_write = True
+        try:
+            async with connection.transaction():
+                await connection.execute(
+                    "insert into realtime.messages (topic, extension, private, event, payload) "
+                    "values (%s, 'broadcast', true, %s, '{}')",
+                    (topic, PROBE_EVENT),
+                )
+        except psycopg.errors.InsufficientPrivilege:
+            can_write = False
+    return Access(can_read, can_write)

@@ -1,0 +1,465 @@
+"""Channels, fan-out and presence: the Phoenix-channel (vsn 1.0.0) side of the service.
+
+A :class:`Session` is one WebSocket connection; it joins :class:`Channel` s
+(one per ``realtime:<name>`` topic). The :class:`Hub` knows every channel by
+topic name, fans events out to their sessions' bounded queues and keeps the
+presence registry. Everything here runs on the service's event loop; only
+joins and token refreshes await the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from parley import tokens
+from parley.realtime.auth import Access
+from parley.realtime.stream import Event, ReplayResult
+
+log = logging.getLogger("parley.realtime.hub")
+
+TOPIC_PREFIX = "realtime:"
+PHOENIX = "phoenix"
+BACKPRESSURE_CLOSE_CODE = 4008
+"""WebSocket close code sent to a client whose outgoing queue overflowed."""
+
+PresenceFilter = Callable[["Channel", str, dict[str, Any]], bool]
+"""Hook deciding whether a viewer channel may see one presence (key, meta); default: everyone sees everyone.
+
+Parley's privacy settings and blocks plug in here once those tables exist.
+"""
+
+
+def message(topic: str, event: str, payload: Any, ref: str | None = None, join_ref: str | None = None) -> str:
+    """One Phoenix message, JSON-encoded."""
+    return json.dumps({"topic": topic, "event": event, "payload": payload, "ref": ref, "join_ref": join_ref})
+
+
+def reply(topic: str, ref: str | None, status: str, response: dict[str, Any], join_ref: str | None = None) -> str:
+    """A ``phx_reply`` to the client push ``ref``."""
+    return message(topic, "phx_reply", {"status": status, "response": response}, ref, join_ref)
+
+
+def broadcast_message(topic_name: str, event: Event, *, replayed: bool = False) -> str:
+    """A database broadcast as Supabase sends it, with Parley's event id in ``meta.id``."""
+    meta: dict[str, Any] = {"id": event.id, "message_id": event.message_id}
+    if replayed:
+        meta["replayed"] = True
+    payload = {"type": "broadcast", "event": event.event, "payload": event.payload, "meta": meta}
+    return message(TOPIC_PREFIX + topic_name, "broadcast", payload)
+
+
+def system_message(topic_name: str, status: str, text: str, extension: str = "system") -> str:
+    """A ``system`` message (status ``ok`` or ``error``) as Supabase sends them."""
+    payload = {"channel": topic_name, "extension": extension, "message": text, "status": status}
+    return message(TOPIC_PREFIX + topic_name, "system", payload)
+
+
+@dataclass(eq=False)
+class Channel:
+    """One joined topic of one session, with its cached authorization."""
+
+    session: Session
+    name: str
+    join_ref: str | None
+    private: bool
+    claims: dict[str, Any]
+    access: Access
+    broadcast_self: bool = False
+    broadcast_ack: bool = False
+    presence_key: str = ""
+    presence_enabled: bool = False
+    presence_ref: str | None = None
+    expiry: asyncio.TimerHandle | None = None
+    expires_at: float = field(default=float("inf"))
+
+    @property
+    def topic(self) -> str:
+        """The wire topic, ``realtime:<name>``."""
+        return TOPIC_PREFIX + self.name
+
+
+class Session:
+    """One WebSocket client: its channels and its bounded outgoing queue."""
+
+    def __init__(self, hub: Hub, send: Callable[[str], Awaitable[None]], apikey: str | None, max_queue: int) -> None:
+        self.hub = hub
+        self.id = uuid.uuid4().hex[:12]
+        self._send = send
+        self.apikey = apikey
+        self.queue: asyncio.Queue[str] = asyncio.Queue(max_queue)
+        self.max_queue = max_queue
+        self.channels: dict[str, Channel] = {}
+        self.closed = False
+        self.close_reason: str | None = None
+        self.on_overload: Callable[[Session], None] | None = None
+
+    def push(self, text: str) -> None:
+        """Queue one message; overflowing the bound disconnects the client (never blocks the caller)."""
+        if self.closed:
+            return
+        try:
+            self.queue.put_nowait(text)
+        except asyncio.QueueFull:
+            self.closed = True
+            self.hub.backpressure_disconnects += 1
+            self.close_reason = f"backpressure: outgoing queue full ({self.max_queue} messages); reconnect and resume"
+            log.warning("session %s: %s", self.id, self.close_reason)
+            self.hub.remove_session(self)
+            if self.on_overload is not None:
+                self.on_overload(self)
+
+    async def write_loop(self) -> None:
+        """Send queued messages in order until cancelled."""
+        while True:
+            text = await self.queue.get()
+            await self._send(text)
+
+    # -- incoming ----------------------------------------------------------
+
+    async def handle(self, raw: str | bytes) -> None:
+        """Dispatch one client message."""
+        try:
+            incoming = json.loads(raw)
+            topic = str(incoming["topic"])
+            event = str(incoming["event"])
+            payload = incoming.get("payload") or {}
+            ref = incoming.get("ref")
+            join_ref = incoming.get("join_ref")
+        except (ValueError, KeyError, TypeError):
+            log.info("session %s: ignoring malformed message", self.id)
+            return
+        if topic == PHOENIX:
+            if event == "heartbeat":
+                self.push(reply(PHOENIX, ref, "ok", {}))
+            return
+        if event == "phx_join":
+            await self.hub.join(self, topic, payload, ref, join_ref or ref)
+            return
+        channel = self.channels.get(topic)
+        if channel is None:
+            self.push(reply(topic, ref, "error", {"reason": "unmatched topic"}, join_ref))
+            return
+        if event == "phx_leave":
+            self.hub.leave(channel)
+            self.push(reply(topic, ref, "ok", {}, channel.join_ref))
+        elif event == "broadcast":
+            self.hub.client_broadcast(channel, payload, ref)
+        elif event == "presence":
+            self.hub.presence_event(channel, payload, ref)
+        elif event == "access_token":
+            await self.hub.refresh_token(channel, payload, ref)
+        else:
+            self.push(reply(topic, ref, "error", {"reason": f"unknown event {event!r}"}, channel.join_ref))
+
+
+Authorizer = Callable[[str, dict[str, Any]], Awaitable[Access]]
+"""(topic name, claims) → the join decision (see parley.realtime.auth.check_access)."""
+
+SinceReader = Callable[[str, bool, int, int], Awaitable[list[Event]]]
+"""(topic name, private, since epoch ms, limit) → stored realtime.messages rows (Supabase-style replay)."""
+
+
+class Hub:
+    """Every channel by topic name, presence, and the join/leave/fan-out rules."""
+
+    def __init__(
+        self,
+        jwt_secret: str,
+        authorize: Authorizer,
+        replay_after: Callable[[str, str, bool], ReplayResult],
+        read_since: SinceReader | None = None,
+        presence_filter: PresenceFilter | None = None,
+    ) -> None:
+        self.jwt_secret = jwt_secret
+        self.authorize = authorize
+        self.replay_after = replay_after
+        self.read_since = read_since
+        self.presence_filter = presence_filter
+        self.topics: dict[str, set[Channel]] = {}
+        self.sessions: set[Session] = set()
+        self.presences: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
+        """topic name → presence key → phx_ref → meta."""
+        self.delivered = 0
+        self.backpressure_disconnects = 0
+
+    # -- sessions and channels ------------------------------------------------
+
+    def add_session(self, session: Session) -> None:
+        """Register a connected client."""
+        self.sessions.add(session)
+
+    def remove_session(self, session: Session) -> None:
+        """Forget a client and everything it joined (presence leaves are broadcast)."""
+        self.sessions.discard(session)
+        for channel in list(session.channels.values()):
+            self.leave(channel)
+
+    def _verify(self, token: str | None) -> dict[str, Any]:
+        if not token:
+            raise tokens.TokenError("PGRST301", "no access token")
+        claims = tokens.verify(self.jwt_secret, token)
+        if claims.get("role") not in tokens.API_ROLES:
+            raise tokens.TokenError("PGRST301", f"role {claims.get('role')!r} is not allowed")
+        return claims
+
+    async def join(self, session: Session, topic: str, payload: dict[str, Any], ref: str | None,
+                   join_ref: str | None) -> None:  # fmt: skip
+        """``phx_join``: verify the token, authorize private topics, register, replay, send presence state."""
+        if not topic.startswith(TOPIC_PREFIX):
+            session.push(reply(topic, ref, "error", {"reason": "topic must start with realtime:"}, join_ref))
+            return
+        name = topic[len(TOPIC_PREFIX):]
+        config = payload.get("config") or {}
+        broadcast = config.get("broadcast") or {}
+        presence = config.get("presence") or {}
+        private = bool(config.get("private", False))
+        if config.get("postgres_changes"):
+            session.push(reply(topic, ref, "error", {
+                "reason": "postgres_changes is not supported by parley realtime; use broadcast from the database"
+            }, join_ref))  # fmt: skip
+            return
+        try:
+            claims = self._verify(payload.get("access_token") or session.apikey)
+        except tokens.TokenError as error:
+            session.push(reply(topic, ref, "error", {"reason": error.message}, join_ref))
+            return
+        if private:
+            access = await self.authorize(name, claims)
+            if not access.can_read:
+                log.info("join denied: %s on %s", claims.get("sub") or claims.get("role"), name)
+                session.push(reply(topic, ref, "error", {
+                    "reason": f"Unauthorized: You do not have permissions to read from this Channel topic: {name}"
+                }, join_ref))  # fmt: skip
+                return
+        else:
+            access = Access(True, True)
+        since_rows: list[Event] = []
+        replay = broadcast.get("replay") or {}
+        if self.read_since is not None and isinstance(replay.get("since"), int) and "after" not in replay:
+            since_rows = await self.read_since(name, private, replay["since"], int(replay.get("limit") or 25))
+        if session.closed:
+            return
+        previous = session.channels.get(topic)
+        if previous is not None:
+            self.leave(previous)
+        channel = Channel(
+            session=session, name=name, join_ref=join_ref, private=private, claims=claims, access=access,
+            broadcast_self=bool(broadcast.get("self", False)), broadcast_ack=bool(broadcast.get("ack", False)),
+            presence_key=str(presence.get("key") or "") or str(uuid.uuid4()),
+            presence_enabled=bool(presence.get("enabled", False)),
+        )  # fmt: skip
+        # From here to the end nothing awaits: replay and registration see the same buffer.
+        session.channels[topic] = channel
+        self.topics.setdefault(name, set()).add(channel)
+        self._schedule_expiry(channel)
+        session.push(reply(topic, ref, "ok", {"postgres_changes": []}, join_ref))
+        for row in since_rows:
+            session.push(message(topic, "broadcast", {
+                "type": "broadcast", "event": row.event, "payload": row.payload,
+                "meta": {"replayed": True, "id": row.message_id},
+            }))  # fmt: skip
+        after = replay.get("after")
+        if isinstance(after, str) and after:
+            try:
+                result = self.replay_after(after, name, private)
+            except ValueError:
+                session.push(system_message(name, "ok", f"replay_ignored: {after!r} is not an event id", "broadcast"))
+            else:
+                if not result.complete:
+                    session.push(system_message(
+                        name, "ok", "replay_gap: some events after the given id are no longer buffered; "
+                        "reload history", "broadcast"))  # fmt: skip
+                for event in result.events:
+                    session.push(broadcast_message(name, event, replayed=True))
+        if channel.presence_enabled:
+            session.push(message(topic, "presence_state", self._presence_state(channel)))
+        log.info("join: %s on %s (private=%s)", claims.get("sub") or claims.get("role"), name, private)
+
+    def leave(self, channel: Channel) -> None:
+        """Remove a channel: untrack its presence, cancel its expiry timer."""
+        session = channel.session
+        if session.channels.get(channel.topic) is channel:
+            del session.channels[channel.topic]
+        members = self.topics.get(channel.name)
+        if members is not None:
+            members.discard(channel)
+            if not members:
+                del self.topics[channel.name]
+        if channel.expiry is not None:
+            channel.expiry.cancel()
+            channel.expiry = None
+        self._untrack(channel)
+
+    def close_channel(self, channel: Channel, reason: str) -> None:
+        """Server-side close, as Supabase does: a ``system`` error message, then ``phx_close``."""
+        log.info("closing %s for %s: %s", channel.name, channel.claims.get("sub") or channel.claims.get("role"), reason)
+        self.leave(channel)
+        channel.session.push(system_message(channel.name, "error", reason))
+        channel.session.push(message(channel.topic, "phx_close", {}, channel.join_ref, channel.join_ref))
+
+    # -- token lifetime ------------------------------------------------------
+
+    def _schedule_expiry(self, channel: Channel) -> None:
+        if channel.expiry is not None:
+            channel.expiry.cancel()
+            channel.expiry = None
+        expires = channel.claims.get("exp")
+        if not isinstance(expires, (int, float)):
+            return
+        channel.expires_at = float(expires)
+        delay = max(0.0, channel.expires_at - time.time())
+        channel.expiry = asyncio.get_running_loop().call_later(delay, self._expire, channel)
+
+    def _expire(self, channel: Channel) -> None:
+        channel.expiry = None
+        if channel.session.channels.get(channel.topic) is channel:
+            self.close_channel(channel, "Token has expired")
+
+    async def refresh_token(self, channel: Channel, payload: dict[str, Any], ref: str | None) -> None:
+        """``access_token``: re-verify (and re-authorize a private topic) or close the channel."""
+        try:
+            claims = self._verify(payload.get("access_token"))
+        except tokens.TokenError as error:
+            reason = "Token has expired" if error.code == "PGRST303" else f"Invalid token: {error.message}"
+            self.close_channel(channel, reason)
+            return
+        if channel.private:
+            access = await self.authorize(channel.name, claims)
+            if channel.session.channels.get(channel.topic) is not channel:
+                return
+            if not access.can_read:
+                reason = f"Unauthorized: You do not have permissions to read from this Channel topic: {channel.name}"
+                self.close_channel(channel, reason)
+                return
+            channel.access = access
+        channel.claims = claims
+        self._schedule_expiry(channel)
+        channel.session.push(reply(channel.topic, ref, "ok", {}, channel.join_ref))
+
+    def _live(self, channel: Channel, now: float) -> bool:
+        """False (and the channel closed) when its token has expired; the only per-message check."""
+        if channel.expires_at <= now:
+            self.close_channel(channel, "Token has expired")
+            return False
+        return True
+
+    # -- fan-out -------------------------------------------------------------
+
+    def deliver(self, events: list[Event]) -> None:
+        """Fan database events out to the channels of their topic (privacy must match, as on Supabase)."""
+        now = time.time()
+        for event in events:
+            members = self.topics.get(event.topic)
+            if not members:
+                continue
+            text = broadcast_message(event.topic, event)
+            for channel in list(members):
+                if channel.private == event.private and self._live(channel, now):
+                    channel.session.push(text)
+                    self.delivered += 1
+
+    def client_broadcast(self, channel: Channel, payload: dict[str, Any], ref: str | None) -> None:
+        """Relay a client broadcast (typing, ...) to the topic's other subscribers; never stored."""
+        if not self._live(channel, time.time()):
+            return
+        if channel.private and not channel.access.can_write:
+            channel.session.push(reply(channel.topic, ref, "error", {
+                "reason": f"Unauthorized: You do not have permissions to write to this Channel topic: {channel.name}"
+            }, channel.join_ref))  # fmt: skip
+            return
+        outgoing = {"type": "broadcast", "event": payload.get("event"), "payload": payload.get("payload") or {}}
+        text = message(channel.topic, "broadcast", outgoing)
+        now = time.time()
+        for member in list(self.topics.get(channel.name, ())):
+            if member.private != channel.private or (member is channel and not channel.broadcast_self):
+                continue
+            if self._live(member, now):
+                member.session.push(text)
+        if channel.broadcast_ack:
+            channel.session.push(reply(channel.topic, ref, "ok", {}, channel.join_ref))
+
+    # -- presence --------------------------------------------------------------
+
+    def presence_event(self, channel: Channel, payload: dict[str, Any], ref: str | None) -> None:
+        """Client ``presence`` push: ``track`` (or update) and ``untrack``."""
+        if not self._live(channel, time.time()):
+            return
+        kind = payload.get("event")
+        if channel.private and not channel.access.can_write:
+            channel.session.push(reply(channel.topic, ref, "error", {
+                "reason": f"Unauthorized: You do not have permissions to track presence on this Channel topic: "
+                f"{channel.name}"}, channel.join_ref))  # fmt: skip
+            return
+        if kind == "track":
+            meta = dict(payload.get("payload") or {})
+            self._track(channel, meta)
+        elif kind == "untrack":
+            self._untrack(channel)
+        else:
+            channel.session.push(reply(channel.topic, ref, "error", {"reason": "unknown presence event"},
+                                       channel.join_ref))  # fmt: skip
+            return
+        channel.session.push(reply(channel.topic, ref, "ok", {}, channel.join_ref))
+
+    def _track(self, channel: Channel, meta: dict[str, Any]) -> None:
+        registry = self.presences.setdefault(channel.name, {})
+        leaves: dict[str, dict[str, Any]] = {}
+        previous = channel.presence_ref
+        if previous is not None:
+            old = registry.get(channel.presence_key, {}).pop(previous, None)
+            if old is not None:
+                leaves[previous] = old
+        phx_ref = uuid.uuid4().hex[:16]
+        entry = {**meta, "phx_ref": phx_ref}
+        if previous is not None:
+            entry["phx_ref_prev"] = previous
+        registry.setdefault(channel.presence_key, {})[phx_ref] = entry
+        channel.presence_ref = phx_ref
+        self._send_diff(channel.name, channel.presence_key, {phx_ref: entry}, leaves)
+
+    def _untrack(self, channel: Channel) -> None:
+        if channel.presence_ref is None:
+            return
+        registry = self.presences.get(channel.name, {})
+        metas = registry.get(channel.presence_key, {})
+        old = metas.pop(channel.presence_ref, None)
+        channel.presence_ref = None
+        if not metas:
+            registry.pop(channel.presence_key, None)
+        if not registry:
+            self.presences.pop(channel.name, None)
+        if old is not None:
+            self._send_diff(channel.name, channel.presence_key, {}, {old["phx_ref"]: old})
+
+    def _visible(self, viewer: Channel, key: str, meta: dict[str, Any]) -> bool:
+        return self.presence_filter is None or self.presence_filter(viewer, key, meta)
+
+    def _presence_state(self, viewer: Channel) -> dict[str, Any]:
+        state: dict[str, Any] = {}
+        for key, metas in self.presences.get(viewer.name, {}).items():
+            visible = [meta for meta in metas.values() if self._visible(viewer, key, meta)]
+            if visible:
+                state[key] = {"metas": visible}
+        return state
+
+    def _send_diff(self, name: str, key: str, joins: dict[str, dict[str, Any]],
+                   leaves: dict[str, dict[str, Any]]) -> None:  # fmt: skip
+        for viewer in list(self.topics.get(name, ())):
+            if not viewer.presence_enabled:
+                continue
+            seen_joins = [meta for meta in joins.values() if self._visible(viewer, key, meta)]
+            seen_leaves = [meta for meta in leaves.values() if self._visible(viewer, key, meta)]
+            if not seen_joins and not seen_leaves:
+                continue
+            diff = {
+                "joins": {key: {"metas": seen_joins}} if seen_joins else {},
+                "leaves": {key: {"metas": seen_leaves}} if seen_leaves else {},
+            }
+            viewer.session.push(message(viewer.topic, "presence_diff", diff))

@@ -1,0 +1,343 @@
+"""``parley realtime``: the WebSocket service that plays Supabase Realtime's role.
+
+One asyncio loop runs the WebSocket server (``/realtime/v1/websocket`` and
+``GET /health``), the change-stream poller (WAL → replay buffer → client
+queues → slot advance) and the retention job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from parley import tokens
+from parley.realtime import auth
+from parley.realtime.hub import BACKPRESSURE_CLOSE_CODE, Hub, Session
+from parley.realtime.stream import SLOT, ChangeStream, Event, format_lsn
+
+log = logging.getLogger("parley.realtime")
+
+WEBSOCKET_PATH = "/realtime/v1/websocket"
+HEALTH_PATH = "/health"
+
+
+@dataclass
+class RealtimeConfig:
+    """Settings of one service instance."""
+
+    database_url: str
+    """Owner (or replication-capable) URL: the slots live in this database."""
+    jwt_secret: str
+    host: str = "127.0.0.1"
+    port: int = 4000
+    slot: str = SLOT
+    poll_interval: float = 0.05
+    max_queue: int = 1000
+    """Outgoing messages buffered per client before it is disconnected."""
+    replay_window_events: int = 10000
+    replay_window_seconds: float = 600.0
+    retention_interval: float = 600.0
+    """Seconds between calls of parley_internal.purge_realtime_messages(); 0 disables."""
+    retention_older_than: str = "3 days"
+    close_timeout: float = 2.0
+
+
+class RealtimeService:
+    """The service; ``await start()`` then ``await stop()`` (or use :class:`ServiceThread`)."""
+
+    def __init__(self, config: RealtimeConfig) -> None:
+        self.config = config
+        self.stream = ChangeStream(
+            config.database_url, config.slot,
+            window_events=config.replay_window_events, window_seconds=config.replay_window_seconds,
+        )  # fmt: skip
+        self.pool = AsyncConnectionPool(
+            config.database_url, min_size=1, max_size=4, open=False,
+            check=AsyncConnectionPool.check_connection, kwargs={"connect_timeout": 5},
+        )  # fmt: skip
+        self.hub = Hub(config.jwt_secret, self._authorize, self.stream.replay_after, self._read_since)
+        self.server: Server | None = None
+        self.database_ok = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
+        self.started_at = time.time()
+
+    # -- lifecycle -------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful with port 0)."""
+        assert self.server is not None
+        return int(next(iter(self.server.sockets)).getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        """Base URL for clients: ``ws://host:port/realtime/v1`` (clients append ``/websocket``)."""
+        return f"ws://{self.config.host}:{self.port}/realtime/v1"
+
+    async def start(self) -> None:
+        """Open the change stream (rebuilding the replay buffer), then accept clients."""
+        await self.stream.open()
+        self.database_ok = True
+        await self.pool.open(wait=False)
+        self.server = await serve(
+            self._handle, self.config.host, self.config.port,
+            process_request=self._process_request, close_timeout=self.config.close_timeout,
+        )  # fmt: skip
+        self._tasks.append(asyncio.create_task(self._poll_loop(), name="realtime-poll"))
+        if self.config.retention_interval > 0:
+            self._tasks.append(asyncio.create_task(self._retention_loop(), name="realtime-retention"))
+        log.info("parley realtime listening on %s", self.url)
+
+    async def stop(self, *, drop_slots: bool = False) -> None:
+        """Stop accepting, close clients, stop polling; optionally drop the slots."""
+        self._stopping.set()
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.pool.close()
+        if drop_slots:
+            await self.stream.drop_slots()
+        else:
+            await self.stream.close()
+
+    # -- database side ----------------------------------------------------------
+
+    async def _authorize(self, topic: str, claims: dict[str, Any]) -> auth.Access:
+        return await auth.check_access(self.pool, topic, claims)
+
+    async def _read_since(self, topic: str, private: bool, since_ms: int, limit: int) -> list[Event]:
+        """Supabase-style replay: stored rows of the topic inserted since ``since_ms`` (epoch ms)."""
+        async with self.pool.connection() as connection:
+            cursor = await connection.execute(
+                """
+                select id::text, event, payload from realtime.messages
+                where topic = %s and private = %s and extension = 'broadcast'
+                  and event is distinct from %s
+                  and inserted_at >= to_timestamp(%s / 1000.0) at time zone current_setting('TimeZone')
+                order by inserted_at, id limit %s
+                """,
+                (topic, private, auth.PROBE_EVENT, since_ms, max(1, min(limit, 1000))),
+            )
+            rows = await cursor.fetchall()
+        return [
+            Event(id="", lsn=0, topic=topic, event=event or "", payload=payload if payload is not None else {},
+                  private=private, message_id=message_id, extension="broadcast", committed_at=None)
+            for message_id, event, payload in rows
+        ]  # fmt: skip
+
+    async def _poll_loop(self) -> None:
+        """WAL → replay buffer → client queues → slot advance, reconnecting with backoff."""
+        backoff = 0.2
+        last_lag = 0.0
+        while not self._stopping.is_set():
+            try:
+                if not self.database_ok:
+                    await self.stream.connect()
+                    self.database_ok = True
+                    backoff = 0.2
+                    log.info("change stream reconnected at %s", format_lsn(self.stream.confirmed_lsn))
+                events = await self.stream.poll()
+                if events:
+                    self.hub.deliver(events)
+                await self.stream.confirm()
+                await self.stream.trim()
+                if time.monotonic() - last_lag > 1.0:
+                    await self.stream.measure_lag()
+                    last_lag = time.monotonic()
+                if not events:
+                    await asyncio.sleep(self.config.poll_interval)
+            except asyncio.CancelledError:
+                raise
+            except (psycopg.OperationalError, psycopg.InterfaceError) as error:
+                if self.database_ok:
+                    log.warning("change stream lost the database: %s", str(error).strip())
+                self.database_ok = False
+                with contextlib.suppress(Exception):
+                    await self.stream.close()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+            except Exception:
+                log.exception("change stream step failed")
+                await asyncio.sleep(1.0)
+
+    async def purge(self) -> int:
+        """Delete realtime.messages rows older than the retention window; return how many."""
+        async with self.pool.connection() as connection:
+            cursor = await connection.execute(
+                "select parley_internal.purge_realtime_messages(%s::interval)", (self.config.retention_older_than,)
+            )
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def _retention_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.retention_interval)
+            try:
+                removed = await self.purge()
+                log.info("retention: purged %d realtime.messages row(s) older than %s",
+                         removed, self.config.retention_older_than)  # fmt: skip
+            except psycopg.Error as error:
+                log.warning("retention failed: %s", str(error).strip())
+
+    # -- HTTP and WebSocket --------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        """What ``GET /health`` answers."""
+        return {
+            "status": "ok" if self.database_ok else "degraded",
+            "database": "connected" if self.database_ok else "reconnecting",
+            "slot": self.stream.slot,
+            "last_lsn": format_lsn(self.stream.last_lsn),
+            "confirmed_lsn": format_lsn(self.stream.confirmed_lsn),
+            "slot_lag_bytes": self.stream.lag_bytes,
+            "replay_buffer_events": len(self.stream.buffer),
+            "clients": len(self.hub.sessions),
+            "channels": sum(len(members) for members in self.hub.topics.values()),
+            "delivered": self.hub.delivered,
+            "backpressure_disconnects": self.hub.backpressure_disconnects,
+            "uptime_seconds": round(time.time() - self.started_at, 1),
+        }
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = urlsplit(request.path)
+        if path.path == HEALTH_PATH:
+            body = json.dumps(self.health()).encode()
+            headers = Headers([("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return Response(200, "OK", headers, body)
+        if path.path.rstrip("/") != WEBSOCKET_PATH:
+            return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
+        apikey = (parse_qs(path.query).get("apikey") or [None])[0]
+        try:
+            if not apikey:
+                raise tokens.TokenError("PGRST301", "apikey query parameter is required")
+            tokens.verify(self.config.jwt_secret, apikey)
+        except tokens.TokenError as error:
+            return connection.respond(HTTPStatus.FORBIDDEN, f"{error.message}\n")
+        return None
+
+    async def _handle(self, connection: ServerConnection) -> None:
+        assert connection.request is not None
+        apikey = (parse_qs(urlsplit(connection.request.path).query).get("apikey") or [None])[0]
+        session = Session(self.hub, connection.send, apikey, self.config.max_queue)
+        closing: list[asyncio.Task[None]] = []
+
+        def overloaded(session: Session) -> None:
+            closing.append(asyncio.create_task(self._close(connection, session.close_reason or "backpressure")))
+            writer.cancel()
+
+        session.on_overload = overloaded
+        self.hub.add_session(session)
+        writer = asyncio.create_task(session.write_loop())
+        log.info("client %s connected from %s", session.id, connection.remote_address)
+        try:
+            async for raw in connection:
+                if session.closed:
+                    break
+                await session.handle(raw)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.hub.remove_session(session)
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
+                await writer
+            for task in closing:
+                with contextlib.suppress(Exception):
+                    await task
+            suffix = f" ({session.close_reason})" if session.close_reason else ""
+            log.info("client %s disconnected%s", session.id, suffix)
+
+    async def _close(self, connection: ServerConnection, reason: str) -> None:
+        """Close with a reason; a client that does not read gets its TCP connection aborted."""
+        try:
+            await asyncio.wait_for(connection.close(BACKPRESSURE_CLOSE_CODE, reason[:120]), self.config.close_timeout)
+        except (TimeoutError, ConnectionClosed):
+            pass
+        finally:
+            if connection.transport is not None and not connection.transport.is_closing():
+                connection.transport.abort()
+
+
+class ServiceThread:
+    """Runs a :class:`RealtimeService` on its own event loop in a daemon thread (tests, ``make run``)."""
+
+    def __init__(self, config: RealtimeConfig) -> None:
+        self.config = config
+        self.loop = asyncio.new_event_loop()
+        self.service: RealtimeService | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="parley-realtime", daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.service = RealtimeService(self.config)
+            self.loop.run_until_complete(self.service.start())
+        except BaseException as error:
+            self._error = error
+            self._ready.set()
+            return
+        self._ready.set()
+        self.loop.run_forever()
+
+    def start(self, timeout: float = 30.0) -> ServiceThread:
+        """Start and wait until clients can connect."""
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise TimeoutError("parley realtime did not start in time")
+        if self._error is not None:
+            raise RuntimeError(f"parley realtime failed to start: {self._error}") from self._error
+        return self
+
+    @property
+    def url(self) -> str:
+        """Client base URL (``ws://…/realtime/v1``)."""
+        assert self.service is not None
+        return self.service.url
+
+    def call(self, coroutine: Any, timeout: float = 30.0) -> Any:
+        """Run a coroutine on the service's loop and wait for it."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def stop(self, *, drop_slots: bool = False, timeout: float = 30.0) -> None:
+        """Stop the service and its thread."""
+        if self.service is not None and self._thread.is_alive():
+            self.call(self.service.stop(drop_slots=drop_slots), timeout)
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(timeout)
+        if not self.loop.is_running():
+            self.loop.close()
+
+
+async def serve_forever(config: RealtimeConfig) -> None:
+    """``parley realtime``: run until cancelled (Ctrl-C / SIGTERM)."""
+    service = RealtimeService(config)
+    await service.start()
+    print(f"parley realtime: {service.url}/websocket (health: http://{config.host}:{service.port}{HEALTH_PATH})",
+          flush=True)  # fmt: skip
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await service.stop()
