@@ -110,13 +110,11 @@ class PgTapFailure(AssertionError):
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
     """A real S3-protocol server (moto's server mode) on 127.0.0.1, for the whole run."""
-    import socket
-
     from moto.server import ThreadedMotoServer
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    from parley.cluster import free_port
+
+    port = free_port()
     moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     moto_server.start()
     try:
