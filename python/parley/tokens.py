@@ -57,12 +57,13 @@ def mint(
 
 
 def verify(secret: str, token: str) -> dict[str, Any]:
-    """Check signature and expiry the way PostgREST does; return the claims.
+    """Check signature, expiry and role the way PostgREST does; return the claims.
 
-    Raises TokenError with PostgREST's codes: PGRST301 (invalid), PGRST303 (expired).
+    Raises TokenError with PostgREST's codes: PGRST301 (invalid, or a role
+    claim that is not one of API_ROLES), PGRST303 (expired).
     """
     try:
-        return jwt.decode(
+        claims: dict[str, Any] = jwt.decode(
             token,
             secret,
             algorithms=[ALGORITHM],
@@ -72,3 +73,6 @@ def verify(secret: str, token: str) -> dict[str, Any]:
         raise TokenError("PGRST303", "JWT expired") from error
     except jwt.PyJWTError as error:
         raise TokenError("PGRST301", f"JWT invalid: {error}") from error
+    if claims.get("role") not in API_ROLES:
+        raise TokenError("PGRST301", f"JWT role {claims.get('role')!r} is not an API role")
+    return claims

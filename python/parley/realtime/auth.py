@@ -18,6 +18,8 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
+from parley import tokens
+
 PROBE_EVENT = "parley_realtime_authorization_probe"
 
 
@@ -32,7 +34,7 @@ class Access:
 async def check_access(pool: AsyncConnectionPool, topic: str, claims: dict[str, Any]) -> Access:
     """Run the receive and send checks for ``topic`` as the user the claims describe."""
     role = claims.get("role")
-    if role not in ("anon", "authenticated", "service_role"):
+    if role not in tokens.API_ROLES:
         return Access(False, False)
     async with pool.connection() as connection, connection.transaction(force_rollback=True):
         cursor = await connection.execute(
