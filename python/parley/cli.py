@@ -10,6 +10,7 @@ import psycopg
 
 from parley import config, migrate, stack, tokens
 from parley.cluster import ClusterError, EmbeddedCluster
+from parley.realtime.service import DEFAULT_PORT
 
 
 def _database_url(explicit: str | None) -> str:
@@ -32,16 +33,16 @@ def command_migrate(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def start_realtime(host: str = "127.0.0.1", port: int = 4000) -> Callable[[stack.Stack], Callable[[], None]]:
+def start_realtime(host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> Callable[[stack.Stack], Callable[[], None]]:
     """An extra service for ``stack.run``: the realtime service on its own thread."""
 
     def start(running: stack.Stack) -> Callable[[], None]:
         from parley.realtime import RealtimeConfig, ServiceThread
 
-        service = ServiceThread(RealtimeConfig(running.database_url, running.jwt_secret, host=host, port=port)).start()
-        running.services.append(f"Realtime (Supabase protocol) on {service.url}  (health: http://{host}:"
-                                f"{service.service.port if service.service else port}/health)")  # fmt: skip
-        return service.stop
+        thread = ServiceThread(RealtimeConfig(running.database_url, running.jwt_secret, host=host, port=port)).start()
+        assert thread.service is not None
+        running.services.append(f"Realtime (Supabase protocol) on {thread.url}  (health: {thread.service.health_url})")
+        return thread.stop
 
     return start
 
@@ -102,12 +103,12 @@ def parser() -> argparse.ArgumentParser:
     commands = root.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="start the embedded stack (make run)")
-    run.add_argument("--realtime-port", type=int, default=4000, help="port of the realtime service")
+    run.add_argument("--realtime-port", type=int, default=DEFAULT_PORT, help="port of the realtime service")
     run.set_defaults(handler=command_run)
 
     realtime = commands.add_parser("realtime", help="run the realtime (WebSocket) service")
     realtime.add_argument("--host", default="127.0.0.1")
-    realtime.add_argument("--port", type=int, default=4000)
+    realtime.add_argument("--port", type=int, default=DEFAULT_PORT)
     realtime.add_argument("--slot", default="parley_realtime", help="logical replication slot name")
     realtime.add_argument("--max-queue", type=int, default=1000, help="outgoing messages buffered per client")
     realtime.add_argument("--database-url")

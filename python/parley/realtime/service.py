@@ -34,6 +34,8 @@ log = logging.getLogger("parley.realtime")
 
 WEBSOCKET_PATH = "/realtime/v1/websocket"
 HEALTH_PATH = "/health"
+DEFAULT_PORT = 4000
+"""Where `parley realtime` and `make run` listen unless told otherwise."""
 
 
 @dataclass
@@ -44,7 +46,7 @@ class RealtimeConfig:
     """Owner (or replication-capable) URL: the slots live in this database."""
     jwt_secret: str
     host: str = "127.0.0.1"
-    port: int = 4000
+    port: int = DEFAULT_PORT
     slot: str = SLOT
     poll_interval: float = 0.05
     max_queue: int = 1000
@@ -89,6 +91,11 @@ class RealtimeService:
     def url(self) -> str:
         """Base URL for clients: ``ws://host:port/realtime/v1`` (clients append ``/websocket``)."""
         return f"ws://{self.config.host}:{self.port}/realtime/v1"
+
+    @property
+    def health_url(self) -> str:
+        """The health endpoint's URL."""
+        return f"http://{self.config.host}:{self.port}{HEALTH_PATH}"
 
     async def start(self) -> None:
         """Open the change stream (rebuilding the replay buffer), then accept clients."""
@@ -335,7 +342,7 @@ async def serve_forever(config: RealtimeConfig) -> None:
     """``parley realtime``: run until cancelled (Ctrl-C / SIGTERM)."""
     service = RealtimeService(config)
     await service.start()
-    print(f"parley realtime: {service.url}/websocket (health: http://{config.host}:{service.port}{HEALTH_PATH})",
+    print(f"parley realtime: {service.url}/websocket (health: {service.health_url})",
           flush=True)  # fmt: skip
     try:
         await asyncio.Event().wait()
