@@ -34,6 +34,9 @@ begin
       is_anonymous boolean not null default false
     );
     create unique index users_email_partial_key on auth.users (email) where (is_sso_user = false);
+    -- As on Supabase: RLS on, no policy; only GoTrue (the owner) and
+    -- service_role (BYPASSRLS) ever read it.
+    alter table auth.users enable row level security;
     -- GoTrue owns auth.users. The API roles never read it directly
     -- (splinter: auth_users_exposed); service_role may, as on Supabase.
     revoke all on table auth.users from public, anon, authenticated;
