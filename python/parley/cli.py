@@ -97,6 +97,13 @@ def command_stop(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def command_manifest(arguments: argparse.Namespace) -> int:
+    """Make supabase/config.toml list the manifest's files, in its order."""
+    changed = migrate.sync_config_schema_paths()
+    print("supabase/config.toml " + ("updated" if changed else "already matches migrations.txt"))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of the ``parley`` command."""
     root = argparse.ArgumentParser(prog="parley", description="Parley chat backend tools")
@@ -117,6 +124,11 @@ def parser() -> argparse.ArgumentParser:
     migrate_command = commands.add_parser("migrate", help="apply pending migrations")
     migrate_command.add_argument("--database-url", help="target database (default: PARLEY_DATABASE_URL or embedded)")
     migrate_command.set_defaults(handler=command_migrate)
+
+    manifest = commands.add_parser(
+        "manifest", help="rewrite supabase/config.toml schema_paths from migrations.txt"
+    )
+    manifest.set_defaults(handler=command_manifest)
 
     token = commands.add_parser("token", help="mint a JWT signed with the local secret")
     token.add_argument("--user", help="email or id of an auth.users row")

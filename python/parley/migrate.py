@@ -93,6 +93,21 @@ def read_manifest(root: Path | None = None) -> list[str]:
     return entries
 
 
+def sync_config_schema_paths(root: Path | None = None) -> bool:
+    """Rewrite supabase/config.toml's [db.migrations] schema_paths from the manifest; True if it changed."""
+    root = root or project_root()
+    config_path = root / "supabase" / "config.toml"
+    text = config_path.read_text()
+    start = text.index("schema_paths = [")
+    end = text.index("]", start) + 1
+    listed = "".join(f'  "../{entry}",\n' for entry in read_manifest(root))
+    updated = text[:start] + "schema_paths = [\n" + listed + "]" + text[end:]
+    if updated == text:
+        return False
+    config_path.write_text(updated)
+    return True
+
+
 def load_files(root: Path | None = None) -> list[MigrationFile]:
     """Read every manifest entry from disk."""
     root = root or project_root()

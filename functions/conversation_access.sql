@@ -1,0 +1,210 @@
+-- Who may read and post in which conversation: the SECURITY DEFINER helpers
+-- every conversation, message, storage and realtime policy and RPC goes
+-- through (never a policy that queries another RLS table, so no recursion).
+--
+-- Readers of a conversation:
+--   * its members (conversation_members), from their visible_from_message_id;
+--   * staff of its organization, by permission, for the conversations that
+--     are theirs to handle: support and persona direct conversations
+--     (chat.support_agent), notices conversations (chat.send_notice).
+-- Nobody else, and never across organizations.
+
+create or replace function parley_internal.conversation_role(conversation_id uuid, user_id uuid)
+returns text
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select m.role from public.conversation_members m
+  where m.conversation_id = conversation_role.conversation_id and m.user_id = conversation_role.user_id
+$$;
+comment on function parley_internal.conversation_role(uuid, uuid) is
+  'The user''s role in the conversation (owner, admin, member), or null if not a member.';
+select parley_internal.restrict_function('parley_internal.conversation_role(uuid, uuid)', '{authenticated,service_role}');
+
+create or replace function parley_internal.is_conversation_member(conversation_id uuid, user_id uuid)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select exists (
+    select 1 from public.conversation_members m
+    where m.conversation_id = is_conversation_member.conversation_id and m.user_id = is_conversation_member.user_id
+  )
+$$;
+comment on function parley_internal.is_conversation_member(uuid, uuid) is
+  'Whether the user is on the conversation''s roster.';
+select parley_internal.restrict_function('parley_internal.is_conversation_member(uuid, uuid)', '{authenticated,service_role}');
+
+create or replace function parley_internal.staff_permission_for(conversation public.conversations)
+returns text
+language sql
+immutable
+set search_path = ''
+as $$
+  select case
+    when conversation.kind = 'support' or conversation.persona_id is not null then 'chat.support_agent'
+    when conversation.kind = 'notices' then 'chat.send_notice'
+  end
+$$;
+comment on function parley_internal.staff_permission_for(public.conversations) is
+  'The permission that lets organization staff handle a conversation without being a member: chat.support_agent for support and persona direct conversations, chat.send_notice for notices; null for others.';
+select parley_internal.restrict_function('parley_internal.staff_permission_for(public.conversations)', '{authenticated,service_role}');
+
+create or replace function parley_internal.is_conversation_staff(conversation_id uuid, user_id uuid)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select coalesce((
+    select parley_internal.has_permission(c.organization_id, parley_internal.staff_permission_for(c),
+                                          is_conversation_staff.user_id)
+    from public.conversations c
+    where c.id = is_conversation_staff.conversation_id
+      and parley_internal.staff_permission_for(c) is not null
+  ), false)
+$$;
+comment on function parley_internal.is_conversation_staff(uuid, uuid) is
+  'Whether the user is staff of the conversation''s organization with the permission to handle it (support agent for support and persona conversations, notice sender for notices).';
+select parley_internal.restrict_function('parley_internal.is_conversation_staff(uuid, uuid)', '{authenticated,service_role}');
+
+create or replace function parley_internal.can_read_conversation(conversation_id uuid, user_id uuid)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select user_id is not null
+     and (parley_internal.is_conversation_member(can_read_conversation.conversation_id, can_read_conversation.user_id)
+          or parley_internal.is_conversation_staff(can_read_conversation.conversation_id, can_read_conversation.user_id))
+$$;
+comment on function parley_internal.can_read_conversation(uuid, uuid) is
+  'Whether the user may read the conversation: a member, or staff with the permission for its kind.';
+select parley_internal.restrict_function('parley_internal.can_read_conversation(uuid, uuid)', '{authenticated,service_role}');
+
+create or replace function parley_internal.readable_conversation_ids(user_id uuid)
+returns setof uuid
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select m.conversation_id from public.conversation_members m
+  where m.user_id = readable_conversation_ids.user_id
+  union
+  select c.id
+  from public.organization_members om
+  join public.conversations c on c.organization_id = om.organization_id and c.kind in ('support', 'notices', 'direct')
+  where om.user_id = readable_conversation_ids.user_id
+    and parley_internal.staff_permission_for(c) is not null
+    and parley_internal.has_permission(c.organization_id, parley_internal.staff_permission_for(c),
+                                       readable_conversation_ids.user_id)
+$$;
+comment on function parley_internal.readable_conversation_ids(uuid) is
+  'Every conversation the user may read (memberships, plus staff-handled conversations of their organizations). Policies use it as "id in (select ...)", evaluated once per query.';
+select parley_internal.restrict_function('parley_internal.readable_conversation_ids(uuid)', '{authenticated,service_role}');
+
+create or replace function parley_internal.fully_readable_conversation_ids(user_id uuid)
+returns setof uuid
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select r.id from parley_internal.readable_conversation_ids(fully_readable_conversation_ids.user_id) as r(id)
+  where not exists (
+    select 1 from public.conversation_members m
+    where m.conversation_id = r.id and m.user_id = fully_readable_conversation_ids.user_id
+      and m.visible_from_message_id > 0
+  )
+$$;
+comment on function parley_internal.fully_readable_conversation_ids(uuid) is
+  'The readable conversations whose whole history the user sees (no since_joined cut-off); the fast path of the messages policy.';
+select parley_internal.restrict_function('parley_internal.fully_readable_conversation_ids(uuid)', '{authenticated,service_role}');
+
+create or replace function parley_internal.message_visible_from(conversation_id uuid, user_id uuid)
+returns bigint
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select case
+    when m.visible_from_message_id is not null then m.visible_from_message_id
+    when parley_internal.is_conversation_staff(message_visible_from.conversation_id, message_visible_from.user_id) then 0
+  end
+  from (select) as one
+  left join public.conversation_members m
+    on m.conversation_id = message_visible_from.conversation_id and m.user_id = message_visible_from.user_id
+$$;
+comment on function parley_internal.message_visible_from(uuid, uuid) is
+  'The user sees the conversation''s messages with an id greater than this; null if they cannot read it at all.';
+select parley_internal.restrict_function('parley_internal.message_visible_from(uuid, uuid)', '{authenticated,service_role}');
+
+create or replace function parley_internal.can_read_message(message_id bigint, user_id uuid)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select coalesce((
+    select msg.id > parley_internal.message_visible_from(msg.conversation_id, can_read_message.user_id)
+    from public.messages msg where msg.id = can_read_message.message_id
+  ), false)
+$$;
+comment on function parley_internal.can_read_message(bigint, uuid) is
+  'Whether the user may read the message (it is in a conversation they read, after their visibility cut-off).';
+select parley_internal.restrict_function('parley_internal.can_read_message(bigint, uuid)', '{authenticated,service_role}');
+
+create or replace function parley_internal.is_conversation_moderator(conversation_id uuid, user_id uuid)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select coalesce(parley_internal.conversation_role(is_conversation_moderator.conversation_id,
+                                                    is_conversation_moderator.user_id) in ('owner', 'admin'), false)
+      or exists (
+        select 1 from public.conversations c
+        where c.id = is_conversation_moderator.conversation_id
+          and (parley_internal.has_permission(c.organization_id, 'chat.moderate', is_conversation_moderator.user_id)
+               or parley_internal.has_permission(c.organization_id, 'chat.delete', is_conversation_moderator.user_id))
+      )
+$$;
+comment on function parley_internal.is_conversation_moderator(uuid, uuid) is
+  'Whether the user moderates the conversation: a group owner or admin, or organization staff with chat.moderate or chat.delete.';
+select parley_internal.restrict_function('parley_internal.is_conversation_moderator(uuid, uuid)', '{authenticated,service_role}');
+
+create or replace function parley_internal.can_post_in_conversation(conversation_id uuid, user_id uuid)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select coalesce((
+    select case c.kind
+      when 'notices' then parley_internal.is_conversation_staff(c.id, can_post_in_conversation.user_id)
+      when 'group' then
+        parley_internal.conversation_role(c.id, can_post_in_conversation.user_id) in ('owner', 'admin')
+        or (c.posting_policy = 'everyone'
+            and parley_internal.is_conversation_member(c.id, can_post_in_conversation.user_id))
+      else parley_internal.can_read_conversation(c.id, can_post_in_conversation.user_id)
+    end
+    from public.conversations c where c.id = can_post_in_conversation.conversation_id
+  ), false)
+   and parley_internal.organization_has_feature(
+         (select c.organization_id from public.conversations c where c.id = can_post_in_conversation.conversation_id),
+         'chat')
+$$;
+comment on function parley_internal.can_post_in_conversation(uuid, uuid) is
+  'Whether the user may post: notices only staff with chat.send_notice; groups members (admins only when posting_policy is admins); direct and support their readers. The plan must include chat. Blocks and slow mode are checked by send_message.';
+select parley_internal.restrict_function('parley_internal.can_post_in_conversation(uuid, uuid)', '{authenticated,service_role}');
