@@ -67,8 +67,10 @@ begin
                 else pg_catalog.format('%1$I => %2$I.%1$I', name, source.proname) end,
            ', ' order by position)
     into call_arguments
-  from pg_catalog.unnest(source.proargnames, coalesce(source.proargmodes, pg_catalog.array_fill('i'::"char",
-         array[pg_catalog.cardinality(source.proargnames)]))) with ordinality as a(name, mode, position)
+  from rows from (pg_catalog.unnest(source.proargnames),
+                  pg_catalog.unnest(coalesce(source.proargmodes, pg_catalog.array_fill('i'::"char",
+                    array[pg_catalog.cardinality(source.proargnames)]))))
+       with ordinality as a(name, mode, position)
   where mode in ('i', 'b', 'v');
   volatility := case source.provolatile when 'i' then 'immutable' when 's' then 'stable' else 'volatile' end;
 
@@ -78,7 +80,7 @@ begin
     source.proname, pg_catalog.pg_get_function_arguments(implementation),
     pg_catalog.pg_get_function_result(implementation), volatility, source.proname, coalesce(call_arguments, ''));
   wrapper := pg_catalog.format('public.%I(%s)', source.proname,
-                               pg_catalog.pg_get_function_identity_arguments(implementation))::regprocedure;
+                               pg_catalog.oidvectortypes(source.proargtypes))::regprocedure;
   execute pg_catalog.format('comment on function %s is %L', wrapper, description);
   perform parley_internal.restrict_function(implementation, grantees);
   perform parley_internal.restrict_function(wrapper, grantees);
