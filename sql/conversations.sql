@@ -1,9 +1,11 @@
 -- Conversations, their rosters and each member's inbox entry (issue 4).
 --
 -- conversations        one row per conversation; kind direct, group, support
---                      or notices; belongs to one organization. Carries the
---                      summary the inbox sorts by (last_message_id), so a
---                      send updates one row, never one row per member.
+--                      or notices; belongs to one organization. A send
+--                      never updates it: concurrent senders of a busy group
+--                      would queue on its row lock until each commit. The
+--                      inbox reads the newest message through the index
+--                      messages (conversation_id, id) instead.
 -- conversation_members the roster: who is in, with which role. Readable by
 --                      everyone who can read the conversation.
 -- inbox_entries        one row per member, private to that member: read and
@@ -32,8 +34,6 @@ create table if not exists public.conversations (
   slow_mode_seconds integer not null default 0 check (slow_mode_seconds between 0 and 21600),
   support_status text check (support_status in ('open', 'pending', 'resolved')),
   support_assignee_id uuid references auth.users (id) on delete set null,
-  last_message_id bigint,
-  last_activity_at timestamptz not null default pg_catalog.now(),
   created_by uuid references auth.users (id) on delete set null,
   created_at timestamptz not null default pg_catalog.now(),
   updated_at timestamptz not null default pg_catalog.now(),
@@ -73,8 +73,6 @@ comment on column public.conversations.history_visibility is 'shared: new group 
 comment on column public.conversations.slow_mode_seconds is 'Minimum seconds between two messages of one member (0 = off); owners and admins are exempt.';
 comment on column public.conversations.support_status is 'Support conversations: open, pending or resolved; null otherwise.';
 comment on column public.conversations.support_assignee_id is 'Support conversations: the staff user assigned, or null.';
-comment on column public.conversations.last_message_id is 'Id of the newest message, or null; the inbox orders by it.';
-comment on column public.conversations.last_activity_at is 'When the newest message was sent (or the conversation created).';
 comment on column public.conversations.created_by is 'Who created the conversation.';
 comment on column public.conversations.created_at is 'When the conversation was created.';
 comment on column public.conversations.updated_at is 'When the conversation''s settings last changed.';
