@@ -1,5 +1,7 @@
-# Parley: `make run` starts the embedded stack, `make test` runs every test.
-# Both install what is missing first (Debian packages, a pinned virtualenv).
+# Parley: `make run` starts the embedded stack, `make test` runs every test,
+# `make bench SCALE=small|full` runs the benchmarks (docs/benchmarks.md; never
+# part of `make test`). All install what is missing first (Debian packages,
+# a pinned virtualenv; pgbench comes with postgresql-15).
 
 SHELL := /bin/bash
 VENV := .venv
@@ -8,7 +10,7 @@ PG_PACKAGES := postgresql-15 postgresql-15-pgtap postgresql-15-wal2json
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTHON_STAMP := $(VENV)/.installed
 
-.PHONY: run test deps system-packages lint migrate stop clean
+.PHONY: run test deps system-packages lint migrate stop clean bench
 
 run: deps
 	$(VENV)/bin/parley run
@@ -18,6 +20,14 @@ test: deps lint
 
 lint: deps
 	$(PYTHON) -m ruff check python tests
+
+# Benchmarks: a throwaway cluster of their own, results in bench/results/.
+# SCALE=small (default, a few minutes) or SCALE=full (10M messages);
+# BENCH_ARGS passes more options, e.g. BENCH_ARGS="--only 1,2 --keep".
+SCALE ?= small
+BENCH_ARGS ?=
+bench: deps
+	PYTHONPATH=bench $(PYTHON) -m parley_bench --scale $(SCALE) $(BENCH_ARGS)
 
 migrate: deps
 	$(VENV)/bin/parley migrate

@@ -1,0 +1,142 @@
+"""``python -m parley_bench --scale small|full``: the whole benchmark run (``make bench``)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from parley import config
+from parley_bench.generate import Generator
+from parley_bench.harness import BenchCluster, commit, machine
+from parley_bench.report import Line, Outcome, table, write_json
+from parley_bench.scale import SCALES
+from parley_bench.scenarios import Bench
+
+DEFAULT_SEED = 20_260_108
+
+
+def log(message: str) -> None:
+    """Progress on stderr-free stdout, flushed (make shows it live)."""
+    print(message, flush=True)
+
+
+def guarded(outcome_number: str, title: str, step: Callable[[], Outcome]) -> Outcome:
+    """Run one scenario; a failure becomes a 'failed' row instead of ending the run."""
+    began = time.perf_counter()
+    log(f"[{outcome_number}] {title}")
+    try:
+        outcome = step()
+    except Exception as error:  # any failure is reported in the table and the run goes on
+        traceback.print_exc()
+        outcome = Outcome(outcome_number, title, status="failed", note=f"{type(error).__name__}: {error}"[:300])
+    outcome.figures["elapsed_seconds"] = round(time.perf_counter() - began, 1)
+    return outcome
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; print the table; write JSON under bench/results/."""
+    parser = argparse.ArgumentParser(prog="parley_bench", description=__doc__)
+    parser.add_argument("--scale", choices=sorted(SCALES), default="small")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--results", type=Path, default=config.project_root() / "bench" / "results")
+    parser.add_argument("--keep", action="store_true", help="keep the cluster running afterwards (for EXPLAIN)")
+    parser.add_argument("--throwaway", action="store_true", help="fsync and synchronous_commit off (not the default)")
+    parser.add_argument("--only", help="comma-separated scenario numbers to run (e.g. 1,2,10); default all")
+    parser.add_argument("--stat-statements", action="store_true", help="load pg_stat_statements (track = all)")
+    arguments = parser.parse_args(argv)
+    scale = SCALES[arguments.scale]
+    started = time.perf_counter()
+    stamp = datetime.datetime.now(datetime.UTC)
+    meta: dict[str, object] = {
+        "date": stamp.isoformat(timespec="seconds"),
+        "commit": commit(),
+        "command": f"make bench SCALE={scale.name}",
+        "argv": sys.argv[1:] if argv is None else argv,
+        "scale": scale.__dict__,
+        "seed": arguments.seed,
+        "machine": machine(),
+        "load_average_start": os.getloadavg(),
+    }
+    log(f"Parley benchmark, scale {scale.name}, seed {arguments.seed}, commit {meta['commit']}")
+    log(f"Machine: {meta['machine']}")
+    cluster = BenchCluster(scale, durable=not arguments.throwaway, stat_statements=arguments.stat_statements,
+                           keep=arguments.keep)  # fmt: skip
+    outcomes: list[Outcome] = []
+    try:
+        cluster.start()
+        description = cluster.describe()
+        meta["cluster"] = description
+        log(f"Cluster: {description['server']}")
+        log("Settings: " + ", ".join(f"{k}={v}" for k, v in description["settings"].items()))  # type: ignore[union-attr]
+        log(f"Loading data (scale {scale.name})...")
+        dataset = Generator(scale, arguments.seed).load(cluster.owner_url, log=lambda line: log(line))
+        load = Outcome("0", "Data load (COPY as owner, triggers off, FKs verified)")
+        seconds = dataset.load_seconds
+        load.add(Line("total", f"{seconds['total']:.1f} s", f"{sum(dataset.rows.values()):,} rows"))
+        load.add(Line("messages COPY", f"{seconds['public.messages']:.1f} s",
+                      f"{dataset.rows['public.messages'] / seconds['public.messages']:,.0f} rows/s"))  # fmt: skip
+        load.add(Line("messages index rebuild", f"{seconds['messages indexes']:.1f} s"))
+        load.add(Line("FK verification + vacuum analyze", f"{seconds['verify'] + seconds['vacuum analyze']:.1f} s"))
+        load.figures.update(rows=dataset.rows, seconds={k: round(v, 2) for k, v in seconds.items()})
+        outcomes.append(load)
+        bench = Bench(cluster, dataset, log=log)
+        wanted = set(arguments.only.split(",")) if arguments.only else None
+
+        def want(*numbers: str) -> bool:
+            return wanted is None or bool(wanted & set(numbers))
+
+        for number, title, step in (
+            ("10", "Disk per message", bench.scenario_disk),
+            ("3", "Inbox", bench.scenario_inbox),
+            ("4", "History at depth", bench.scenario_history),
+            ("5", "Unread counts, mark_read", bench.scenario_unread),
+            ("6", "RLS overhead", bench.scenario_rls),
+            ("7", "Full-text search", bench.scenario_search),
+        ):
+            if want(number):
+                outcomes.append(guarded(number, title, step))
+        writes: dict[str, object] = {}
+
+        def write_runs() -> Outcome:
+            # Baselines before and after the sends, so drift on a shared machine shows in the spread.
+            bench.baseline_request()
+            bench.baseline_raw()
+            writes["send"] = bench.run_send()
+            writes["hot"] = bench.run_hot()
+            bench.baseline_request()
+            bench.baseline_raw()
+            return bench.baselines_outcome()
+
+        if want("a", "b", "1", "2"):
+            outcomes.append(guarded("a/b", "Write baselines and sends", write_runs))
+            outcomes.append(bench.send_outcome(writes.get("send")))  # type: ignore[arg-type]
+            outcomes.append(bench.hot_outcome(writes.get("hot")))  # type: ignore[arg-type]
+        if want("8"):
+            outcomes.append(guarded("8", "Retry storm", bench.scenario_retry_storm))
+        if want("9"):
+            outcomes.append(guarded("9", "Realtime fan-out", bench.scenario_realtime))
+    finally:
+        cluster.stop()
+    order = ["0", "a/b", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"]
+    outcomes.sort(key=lambda o: order.index(o.number) if o.number in order else len(order))
+    meta["elapsed_seconds"] = round(time.perf_counter() - started, 1)
+    meta["load_average_end"] = os.getloadavg()
+    path = arguments.results / f"{stamp.strftime('%Y%m%dT%H%M%SZ')}-{scale.name}.json"
+    write_json(path, meta, outcomes)
+    log("")
+    log(table(outcomes))
+    log("")
+    loads = f"{meta['load_average_start']} -> {meta['load_average_end']}"
+    log(f"Run took {meta['elapsed_seconds']} s; load average {loads}")
+    log(f"JSON: {path}")
+    return 1 if any(o.status == "failed" for o in outcomes) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
