@@ -11,10 +11,12 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
+import psycopg
+
 from parley import config
 from parley_bench.generate import Generator
 from parley_bench.harness import BenchCluster, commit, machine
-from parley_bench.report import Line, Outcome, table, write_json
+from parley_bench.report import Line, Outcome, read_json, table, write_json, write_markdown
 from parley_bench.scale import SCALES
 from parley_bench.scenarios import Bench
 
@@ -47,9 +49,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=config.project_root() / "bench" / "results")
     parser.add_argument("--keep", action="store_true", help="keep the cluster running afterwards (for EXPLAIN)")
     parser.add_argument("--throwaway", action="store_true", help="fsync and synchronous_commit off (not the default)")
+    parser.add_argument("--results-md", type=Path, help="also write the run as Markdown (bench/RESULTS.md)")
+    parser.add_argument("--from-json", type=Path, help="no run: print (and --results-md) a results JSON file")
     parser.add_argument("--only", help="comma-separated scenario numbers to run (e.g. 1,2,10); default all")
+    parser.add_argument(
+        "--apply",
+        type=Path,
+        action="append",
+        default=[],
+        help="what-if: apply this SQL file as the owner after the load (repeatable; the run is marked as such)",
+    )
     parser.add_argument("--stat-statements", action="store_true", help="load pg_stat_statements (track = all)")
     arguments = parser.parse_args(argv)
+    if arguments.from_json:
+        recorded, recorded_outcomes = read_json(arguments.from_json)
+        log(table(recorded_outcomes))
+        if arguments.results_md:
+            write_markdown(arguments.results_md, recorded, recorded_outcomes)
+        return 0
     scale = SCALES[arguments.scale]
     started = time.perf_counter()
     stamp = datetime.datetime.now(datetime.UTC)
@@ -61,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         "scale": scale.__dict__,
         "seed": arguments.seed,
         "machine": machine(),
-        "load_average_start": os.getloadavg(),
+        "applied": [str(path) for path in arguments.apply],
+        "load_average_start": [round(x, 2) for x in os.getloadavg()],
     }
     log(f"Parley benchmark, scale {scale.name}, seed {arguments.seed}, commit {meta['commit']}")
     log(f"Machine: {meta['machine']}")
@@ -85,6 +103,11 @@ def main(argv: list[str] | None = None) -> int:
         load.add(Line("FK verification + vacuum analyze", f"{seconds['verify'] + seconds['vacuum analyze']:.1f} s"))
         load.figures.update(rows=dataset.rows, seconds={k: round(v, 2) for k, v in seconds.items()})
         outcomes.append(load)
+        for extra in arguments.apply:
+            log(f"WHAT-IF RUN: applying {extra} after the load")
+            with psycopg.connect(cluster.owner_url, autocommit=True) as connection:
+                connection.execute(extra.read_text().encode())
+                connection.execute("analyze")
         bench = Bench(cluster, dataset, log=log)
         wanted = set(arguments.only.split(",")) if arguments.only else None
 
@@ -117,23 +140,29 @@ def main(argv: list[str] | None = None) -> int:
             outcomes.append(guarded("a/b", "Write baselines and sends", write_runs))
             outcomes.append(bench.send_outcome(writes.get("send")))  # type: ignore[arg-type]
             outcomes.append(bench.hot_outcome(writes.get("hot")))  # type: ignore[arg-type]
+        if want("1p") or (want("1") and arguments.stat_statements):
+            outcomes.append(guarded("1p", "Send path profile", bench.profile_send))
         if want("8"):
             outcomes.append(guarded("8", "Retry storm", bench.scenario_retry_storm))
         if want("9"):
             outcomes.append(guarded("9", "Realtime fan-out", bench.scenario_realtime))
     finally:
         cluster.stop()
-    order = ["0", "a/b", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"]
+    order = ["0", "a/b", "1", "1p", "2", "3", "4", "5", "6", "7", "8", "9", "10"]
     outcomes.sort(key=lambda o: order.index(o.number) if o.number in order else len(order))
     meta["elapsed_seconds"] = round(time.perf_counter() - started, 1)
-    meta["load_average_end"] = os.getloadavg()
+    meta["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     path = arguments.results / f"{stamp.strftime('%Y%m%dT%H%M%SZ')}-{scale.name}.json"
     write_json(path, meta, outcomes)
+    if arguments.results_md:
+        write_markdown(arguments.results_md, meta, outcomes)
     log("")
     log(table(outcomes))
     log("")
     loads = f"{meta['load_average_start']} -> {meta['load_average_end']}"
     log(f"Run took {meta['elapsed_seconds']} s; load average {loads}")
+    if arguments.apply:
+        log("WHAT-IF RUN: applied " + ", ".join(str(p) for p in arguments.apply))
     log(f"JSON: {path}")
     return 1 if any(o.status == "failed" for o in outcomes) else 0
 

@@ -236,7 +236,7 @@ class Generator:
             direct_key = null
             if c.kind == "direct":
                 first, second = sorted(self.user_ids[m] for m in c.members)
-                direct_key = f"{first}:{second}"
+                direct_key = f"users:{first}:{second}"
             status = "open" if c.kind == "support" else null
             creator = self.user_ids[c.members[0]]
             yield (
@@ -255,11 +255,12 @@ class Generator:
                     role = "admin"
                 yield f"{c.id}\t{self.user_ids[user]}\t{role}\n"
 
-    def message_rows(self, tails: list[deque[int]], mentions: list[str]) -> Iterator[str]:
+    def message_rows(self, tails: list[deque[int]], mentions: list[str], firsts: list[int]) -> Iterator[str]:
         """public.messages in id order, interleaved across conversations.
 
-        Fills ``tails`` (each conversation's newest 301 ids) and ``mentions``
-        (message_mentions rows) on the way.
+        Fills ``tails`` (each conversation's newest 301 ids), ``firsts`` (each
+        conversation's first id, 0 if none) and ``mentions`` (message_mentions
+        rows) on the way.
         """
         rng = self.rng
         order: list[int] = []
@@ -280,7 +281,10 @@ class Generator:
             if second != last_second:
                 stamp = time.strftime("%Y-%m-%d %H:%M:%S+00", time.gmtime(second))
                 last_second = second
-            tails[conversation].append(message_id)
+            tail = tails[conversation]
+            if not tail:
+                firsts[conversation] = message_id
+            tail.append(message_id)
             if is_group[conversation] and random_value() < 0.02:
                 mentioned = roster[int(random_value() * len(roster))]
                 if mentioned != sender:
@@ -291,12 +295,17 @@ class Generator:
                 f"{ident(CLIENT_MESSAGE, message_id)}\t{stamp}\n"
             )
 
-    def inbox_rows(self, tails: list[deque[int]]) -> Iterator[str]:
-        """public.inbox_entries: watermarks with a realistic spread of unread messages."""
+    def inbox_rows(self, tails: list[deque[int]], firsts: list[int] | None) -> Iterator[str]:
+        """public.inbox_entries: watermarks with a realistic spread of unread messages.
+
+        With ``firsts`` (each conversation's first message id), also joined_at_message_id: every member
+        joined just before the conversation's first message (0 for a conversation without messages).
+        """
         rng = self.rng
         for c in self.conversations:
             tail = tails[c.index]
             newest = tail[-1] if tail else 0
+            joined = f"\t{max(0, firsts[c.index] - 1)}" if firsts is not None else ""
             for user in c.members:
                 unread = 0
                 draw = rng.random()
@@ -311,7 +320,7 @@ class Generator:
                     read = tail[-unread - 1]
                 else:
                     read = tail[0] - 1
-                yield f"{self.user_ids[user]}\t{c.id}\t{newest}\t{read}\n"
+                yield f"{self.user_ids[user]}\t{c.id}\t{newest}\t{read}{joined}\n"
 
     # -- load -------------------------------------------------------------
 
@@ -322,8 +331,14 @@ class Generator:
         timings: dict[str, float] = {"plan": time.perf_counter() - started}
         rows: dict[str, int] = {}
         tails: list[deque[int]] = [deque(maxlen=301) for _ in self.conversations]
+        firsts = [0] * len(self.conversations)
         mentions: list[str] = []
         with psycopg.connect(url, autocommit=True) as connection:
+            inbox_columns = "user_id, conversation_id, last_delivered_message_id, last_read_message_id"
+            # Columns added by later migrations that have no usable default for bulk data.
+            joined_clock = _has_column(connection, "public.inbox_entries", "joined_at_message_id")
+            if joined_clock:
+                inbox_columns += ", joined_at_message_id"
             connection.execute("set session_replication_role = replica")
             connection.execute("set maintenance_work_mem = '1GB'")
             dropped = _drop_secondary_indexes(connection, "public.messages")
@@ -358,14 +373,10 @@ class Generator:
             copy(
                 "public.messages",
                 "id, conversation_id, sender_kind, sender_id, kind, body, client_msg_id, created_at",
-                self.message_rows(tails, mentions),
+                self.message_rows(tails, mentions, firsts),
             )
             copy("public.message_mentions", "user_id, conversation_id, message_id", mentions)
-            copy(
-                "public.inbox_entries",
-                "user_id, conversation_id, last_delivered_message_id, last_read_message_id",
-                self.inbox_rows(tails),
-            )
+            copy("public.inbox_entries", inbox_columns, self.inbox_rows(tails, firsts if joined_clock else None))
             connection.execute(
                 "select pg_catalog.setval(pg_catalog.pg_get_serial_sequence('public.messages', 'id'), %s)",
                 (max(1, self.scale.messages),),
@@ -433,6 +444,15 @@ def _copy(connection: psycopg.Connection, table: str, columns: str, lines: Itera
         if buffer:
             copy.write("".join(buffer))
     return count
+
+
+def _has_column(connection: psycopg.Connection, table: str, column: str) -> bool:
+    """Whether ``table`` has ``column`` (in this build of the schema)."""
+    row = connection.execute(
+        "select 1 from pg_catalog.pg_attribute where attrelid = %s::regclass and attname = %s and not attisdropped",
+        (table, column),
+    ).fetchone()
+    return row is not None
 
 
 def _drop_secondary_indexes(connection: psycopg.Connection, table: str) -> list[str]:

@@ -26,6 +26,8 @@ class Scale:
     """Duration of each pgbench throughput run (baselines, scenarios 1 and 2)."""
     latency_transactions: int
     """Transactions per latency measurement (scenarios 3 to 6)."""
+    latency_budget_seconds: float
+    """Slow statements run fewer transactions: about this long per measurement (30 at least)."""
     sender_scripts: int
     """Distinct users driving scenario 1 (one pgbench script each; pgbench allows 128)."""
     shared_buffers: str
@@ -45,6 +47,7 @@ SCALES: dict[str, Scale] = {
         busy_groups=5,
         throughput_seconds=15,
         latency_transactions=300,
+        latency_budget_seconds=5,
         sender_scripts=64,
         shared_buffers="512MB",
     ),
@@ -60,6 +63,7 @@ SCALES: dict[str, Scale] = {
         busy_groups=20,
         throughput_seconds=60,
         latency_transactions=1_000,
+        latency_budget_seconds=20,
         sender_scripts=100,
         shared_buffers="4GB",
     ),

@@ -30,6 +30,8 @@ from parley_bench.harness import BenchCluster
 from parley_bench.pgbench import Result, bigint_array, claims_json, request_script, sql_literal, text_array, uuid_array
 from parley_bench.report import Line, Outcome, at_least, at_most
 
+INBOX_PAGE = 100
+"""get_inbox's largest page: its first page still ranks all 1,000 conversations."""
 BODY = "Benchmark message: see you tomorrow at ten, bring the homework"
 BARE_TABLE = """
 create schema if not exists bench;
@@ -144,11 +146,14 @@ class Bench:
     def latency(self, script: str, *, role: str, user: str | None, transactions: int | None = None) -> Result:
         """Single-statement latency at one client, in a session carrying ``role`` and ``user``'s claims."""
         count = transactions or self.scale.latency_transactions
-        pgbench.run(self.api_connection, [script], transactions=max(5, count // 10),
-                    options=pgbench.session_options(role, user))  # fmt: skip
-        result = pgbench.run(
-            self.api_connection, [script], transactions=count, options=pgbench.session_options(role, user)
-        )
+        options = pgbench.session_options(role, user)
+        warmup = pgbench.run(self.api_connection, [script], transactions=max(5, count // 10), options=options)
+        self._check(warmup)
+        # Slow statements get fewer transactions: about latency_budget_seconds per measurement, at least 30.
+        mean_seconds = statistics.fmean(warmup.latencies_ms) / 1000 if warmup.latencies_ms else 0
+        if mean_seconds > 0:
+            count = max(30, min(count, int(self.scale.latency_budget_seconds / mean_seconds)))
+        result = pgbench.run(self.api_connection, [script], transactions=count, options=options)
         self._check(result)
         return result
 
@@ -248,6 +253,46 @@ class Bench:
         self.log(f"  hot conversation: {result.tps:,.0f} tx/s")
         return result
 
+    def profile_send(self, seconds: int = 10) -> Outcome:
+        """Where a send's server time goes: one client, pg_stat_statements (track = all), per send."""
+        outcome = Outcome("1p", "Send path profile: 1 client, server time per send (pg_stat_statements)")
+        if self.function("send_message") is None:
+            return _skipped(outcome, "send_message")
+        if not self.cluster.stat_statements:
+            outcome.status, outcome.note = "skipped", "run with --stat-statements"
+            return outcome
+        scripts = []
+        for user, conversations in self.dataset.senders:
+            setup, conversation = self.sender_setup(conversations)
+            scripts.append(request_script(setup, sql_literal(claims_json(user)), self.send_statement(conversation),
+                                          path="/rpc/send_message"))  # fmt: skip
+        with self.owner() as connection:
+            connection.execute("select extensions.pg_stat_statements_reset()")
+        result = pgbench.run(self.api_connection, scripts, clients=1, seconds=seconds)
+        self._check(result)
+        sends = result.transactions
+        with self.owner() as connection:
+            rows = connection.execute(
+                r"""
+                select calls, total_exec_time, regexp_replace(query, '\s+', ' ', 'g')
+                from extensions.pg_stat_statements
+                where calls >= %s and query not like 'select extensions.pg_stat_statements_reset%%'
+                order by total_exec_time desc limit 25
+                """,
+                (sends // 2,),
+            ).fetchall()
+        outcome.add(Line("sends", f"{sends:,}", f"p50 {result.percentile(0.5):.2f} ms per request at 1 client"))
+        outcome.figures["sends"] = sends
+        outcome.figures["statements"] = []
+        for calls, total, query in rows:
+            per_send = total * 1000 / sends
+            outcome.add(Line(query[:90], f"{per_send:,.0f} us", f"{calls / sends:.2f} calls per send"))
+            outcome.figures["statements"].append(
+                {"query": query[:400], "calls_per_send": round(calls / sends, 2), "us_per_send": round(per_send, 1)}
+            )
+        outcome.note = "times are inclusive: a statement's time contains the statements it runs (track = all)"
+        return outcome
+
     def send_outcome(self, result: Result | None) -> Outcome:
         """Scenario 1's table entry (after both baselines' runs)."""
         outcome = Outcome("1", "Send throughput, 8 clients, random users")
@@ -305,12 +350,13 @@ class Bench:
         inbox = self.function("get_inbox")
         if inbox is None:
             return _skipped(outcome, "get_inbox")
-        statement = inbox.call({"page_size": "1000", "limit": "1000"})
+        statement = inbox.call({"page_size": str(INBOX_PAGE)})
         result = self.latency(statement + ";\n", role="authenticated", user=self.dataset.inbox_user)
         with self.owner() as connection:
             returned = self._count_rows(connection, statement)
         outcome.figures["rows_returned"] = returned
-        self._latency_lines(outcome, "get_inbox", result, self.bare_fetch(), "1,000 rows by pk", 3.0)
+        baseline = self.bare_fetch()
+        self._latency_lines(outcome, f"get_inbox page_size={INBOX_PAGE}", result, baseline, "1,000 rows by pk", 3.0)
         outcome.note = f"get_inbox returned {returned} rows"
         return outcome
 
