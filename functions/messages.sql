@@ -160,29 +160,6 @@ select parley_internal.restrict_function('parley_internal.validate_notice_style(
 
 -- Building blocks ----------------------------------------------------------
 
-create or replace function parley_internal.conversation_for_message(conversation_id uuid, user_id uuid)
-returns public.conversations
-language plpgsql
-stable
-security definer
-set search_path = ''
-as $$
-declare
-  found_row public.conversations;
-begin
-  select * into found_row from public.conversations c where c.id = conversation_for_message.conversation_id;
-  if not found or not parley_internal.can_read_conversation(found_row.id, conversation_for_message.user_id) then
-    -- Outsiders cannot tell another organization's conversation from a missing one.
-    perform parley_internal.refuse('PT404', 'conversation_not_found', 'No such conversation.',
-      'Check the conversation id; you must be a member.');
-  end if;
-  return found_row;
-end
-$$;
-comment on function parley_internal.conversation_for_message(uuid, uuid) is
-  'The conversation row if the user may read it; otherwise refuse with PT404 conversation_not_found.';
-select parley_internal.restrict_function('parley_internal.conversation_for_message(uuid, uuid)', '{}');
-
 create or replace function parley_internal.readable_message(message_id bigint, user_id uuid, lock_mode text)
 returns public.messages
 language plpgsql
@@ -417,7 +394,7 @@ begin
   end if;
 
   -- 2. The conversation and the sender's rights in it.
-  conversation := parley_internal.conversation_for_message(send_message.conversation_id, caller);
+  conversation := parley_internal.readable_conversation(send_message.conversation_id, caller);
   perform parley_internal.require_feature(conversation.organization_id, 'chat');
   if not parley_internal.can_post_in_conversation(conversation.id, caller) then
     perform parley_internal.refuse('42501', 'cannot_post',
@@ -508,39 +485,6 @@ select parley_internal.publish_function(
 
 -- send_notice ----------------------------------------------------------------
 
-create or replace function parley_internal.notices_conversation_for(organization_id uuid, user_id uuid)
-returns uuid
-language plpgsql
-volatile
-security definer
-set search_path = ''
-as $$
-#variable_conflict use_column
-declare
-  conversation uuid;
-begin
-  -- Same get-or-create as get_or_create_notices_conversation: insert ... on conflict do nothing, then read.
-  insert into public.conversations (organization_id, kind, subject_user_id, created_by)
-  values (notices_conversation_for.organization_id, 'notices', notices_conversation_for.user_id,
-          notices_conversation_for.user_id)
-  on conflict (organization_id, kind, subject_user_id) where kind in ('support', 'notices') do nothing
-  returning id into conversation;
-  if conversation is not null then
-    insert into public.conversation_members (conversation_id, user_id, role)
-    values (conversation, notices_conversation_for.user_id, 'member');
-    insert into public.inbox_entries (user_id, conversation_id) values (notices_conversation_for.user_id, conversation);
-    return conversation;
-  end if;
-  select c.id into strict conversation from public.conversations c
-  where c.organization_id = notices_conversation_for.organization_id and c.kind = 'notices'
-    and c.subject_user_id = notices_conversation_for.user_id;
-  return conversation;
-end
-$$;
-comment on function parley_internal.notices_conversation_for(uuid, uuid) is
-  'Get or create the user''s notices conversation in the organization (race-safe); returns its id.';
-select parley_internal.restrict_function('parley_internal.notices_conversation_for(uuid, uuid)', '{}');
-
 create or replace function parley_internal.send_notice(
   organization_id uuid,
   user_id uuid,
@@ -579,7 +523,8 @@ begin
   settings := parley_internal.organization_settings_of(send_notice.organization_id);
   perform parley_internal.validate_message_body(send_notice.body, settings.max_message_length, false);
 
-  notices_id := parley_internal.notices_conversation_for(send_notice.organization_id, send_notice.user_id);
+  -- The same get-or-create as get_or_create_notices_conversation (functions/conversations.sql).
+  notices_id := parley_internal.subject_conversation_for(send_notice.organization_id, send_notice.user_id, 'notices');
   select * into conversation from public.conversations c where c.id = notices_id;
   select * into delivery from parley_internal.deliver_message(
     conversation, caller, 'system', null, 'notice', send_notice.body,

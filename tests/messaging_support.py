@@ -1,9 +1,10 @@
 """Shared set-up for the messaging tests (issue 4 messages, issue 5 send limits).
 
 Conversations are set-up, not the behaviour under test here, so they are
-created as the database owner (the conversation RPCs have their own tests);
-members join through parley_internal.add_conversation_member-equivalent rows
-(roster row plus inbox entry, history cut-off for since_joined groups).
+created as the database owner with exactly the settings a test needs (the
+conversation RPCs have their own tests); members join through
+parley_internal.add_conversation_member (roster row plus inbox entry, history
+cut-off for since_joined groups), as the conversation RPCs do.
 Everything the tests assert goes through the request path (``api``).
 """
 
@@ -27,23 +28,8 @@ def set_limits(database: TestDatabase, organization: str, **settings: Any) -> No
 
 
 def add_member(database: TestDatabase, conversation: str, user: TestUser, role: str = "member") -> None:
-    """Set-up: put ``user`` on the roster with an inbox entry (since_joined groups: cut-off at the newest message)."""
-    as_owner(
-        database,
-        """
-        with newest as (
-          select coalesce(max(m.id), 0) as id from messages m where m.conversation_id = %(c)s
-        ), member as (
-          insert into conversation_members (conversation_id, user_id, role, visible_from_message_id)
-          select c.id, %(u)s, %(r)s, case when c.history_visibility = 'since_joined' then n.id else 0 end
-          from conversations c, newest n where c.id = %(c)s
-          returning conversation_id, user_id
-        )
-        insert into inbox_entries (user_id, conversation_id, last_delivered_message_id, last_read_message_id)
-        select member.user_id, member.conversation_id, n.id, n.id from member, newest n
-        """,
-        {"c": conversation, "u": user.id, "r": role},
-    )
+    """Set-up: parley_internal.add_conversation_member (roster row, inbox entry, since_joined cut-off)."""
+    as_owner(database, "select parley_internal.add_conversation_member(%s, %s, %s, null)", (conversation, user.id, role))
 
 
 def _conversation(database: TestDatabase, organization: str, kind: str, **columns: Any) -> str:

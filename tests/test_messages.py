@@ -617,3 +617,25 @@ def test_pin_refusals(api: Api, database):
     extra = send(api, org.member, chat, "one more")
     error = refusal(lambda: pin(api, org.member, extra))
     assert (error.status, error.details) == (409, "too_many_pins")
+
+
+def test_messages_flow_through_conversations_made_by_the_conversation_rpcs(api: Api, database):
+    """End to end with functions/conversations.sql: a direct conversation, a group with slow mode and a support
+    conversation answered by a persona, all created through the RPCs, take messages as specified."""
+    org = make_org(api, database, "e2e")
+    dm = api.rpc("get_or_create_direct_conversation", {"organization_id": org.id, "other_user_id": str(org.member2.id)},
+                 token=org.member.token)  # fmt: skip
+    assert send(api, org.member, dm["id"], "hi there")["sender_id"] == str(org.member.id)
+    assert [row["body"] for row in api.rpc("get_messages", {"conversation_id": dm["id"]}, token=org.member2.token)] == [
+        "hi there"]
+    room = api.rpc("create_group_conversation", {"organization_id": org.id, "title": "Room",
+                                                 "member_ids": [str(org.member.id)], "slow_mode_seconds": 60},
+                   token=org.owner.token)  # fmt: skip
+    send(api, org.member, room["id"], "first")
+    assert refusal(lambda: send(api, org.member, room["id"], "second")).details == "slow_mode"
+    send(api, org.owner, room["id"], "owners are exempt")
+    help_chat = api.rpc("get_or_create_support_conversation", {"organization_id": org.id}, token=org.member.token)
+    team = persona(api, org.id, org.owner)
+    send(api, org.member, help_chat["id"], "help")
+    answer = send(api, org.admin, help_chat["id"], "on it", as_persona_id=team)
+    assert (answer["sender_kind"], answer["persona_id"]) == ("persona", team)
