@@ -807,14 +807,11 @@ declare
   caller uuid := parley_internal.require_user();
   size integer := coalesce(get_messages.page_size, 50);
   floor_id bigint;
-  -- The page is at most two keyset scans of messages (conversation_id, id): backward from back_from (inclusive)
-  -- keeping back_keep rows, forward from after forward_from keeping forward_keep rows. One row more is read
-  -- on each side to tell whether the page was cut (has_more).
-  back_from bigint := 9223372036854775807;
-  back_keep integer := 0;
-  forward_from bigint;
-  forward_keep integer := 0;
-  newest_first boolean := false;
+  older public.messages[];
+  newer public.messages[];
+  page public.messages[];
+  more boolean;
+  half integer;
 begin
   if size not between 1 and 100 then
     perform parley_internal.refuse('P0001', 'invalid_page_size', 'page_size is between 1 and 100.', 'Use 50.');
@@ -843,64 +840,76 @@ begin
     -- place for it: perform parley_internal.audit_staff_read(get_messages.conversation_id, caller);
   end if;
 
+  -- The page: one keyset scan of messages (conversation_id, id) per direction, reading one row more than
+  -- it keeps to know whether the page was cut (has_more). Rows are kept in arrays, so the scan runs once.
+  -- Ordering by (conversation_id, id) rather than id alone pins the plan to that index even when a cached
+  -- generic plan cannot see how few rows the conversation has (a backward primary key scan filtering on
+  -- conversation_id would read the whole table for a small, old conversation).
   if get_messages.after_id is not null or get_messages.since_id is not null then
     -- Forward, oldest first: paging down, or catching up after a reconnect (since_id).
-    forward_from := coalesce(get_messages.after_id, get_messages.since_id);
-    forward_keep := size;
+    select pg_catalog.array_agg(m order by m.id) into page
+    from (select * from public.messages m
+          where m.conversation_id = get_messages.conversation_id
+            and m.id > greatest(floor_id, get_messages.after_id, get_messages.since_id)
+          order by m.conversation_id, m.id limit size + 1) m;
+    more := coalesce(pg_catalog.cardinality(page) > size, false);
+    page := page[1:size];
   elsif get_messages.around_id is not null then
     -- A window around a message (jump to a reply or a search hit), oldest first: the older half ends with
     -- around_id itself, the newer half follows it.
-    back_from := get_messages.around_id;
-    back_keep := (size + 1) / 2;
-    forward_from := get_messages.around_id;
-    forward_keep := size - back_keep;
+    half := (size + 1) / 2;
+    select pg_catalog.array_agg(m order by m.id) into older
+    from (select * from public.messages m
+          where m.conversation_id = get_messages.conversation_id and m.id > floor_id
+            and m.id <= get_messages.around_id
+          order by m.conversation_id desc, m.id desc limit half + 1) m;
+    select pg_catalog.array_agg(m order by m.id) into newer
+    from (select * from public.messages m
+          where m.conversation_id = get_messages.conversation_id and m.id > greatest(floor_id, get_messages.around_id)
+          order by m.conversation_id, m.id limit size - half + 1) m;
+    more := coalesce(pg_catalog.cardinality(older) > half, false)
+            or coalesce(pg_catalog.cardinality(newer) > size - half, false);
+    page := case when pg_catalog.cardinality(older) > half then older[2:] else older end || newer[1:size - half];
   else
     -- Backward, newest first: the latest page, or older pages before before_id.
-    back_from := coalesce(get_messages.before_id - 1, back_from);
-    back_keep := size;
-    newest_first := true;
+    select pg_catalog.array_agg(m order by m.id desc) into page
+    from (select * from public.messages m
+          where m.conversation_id = get_messages.conversation_id and m.id > floor_id
+            and m.id < coalesce(get_messages.before_id, 9223372036854775807)
+          order by m.conversation_id desc, m.id desc limit size + 1) m;
+    more := coalesce(pg_catalog.cardinality(page) > size, false);
+    page := page[1:size];
   end if;
-  forward_from := greatest(floor_id, forward_from);
+  if page is null or pg_catalog.cardinality(page) = 0 then
+    return;
+  end if;
 
   return query
-    with page as (
-      (select m.*, true as backward from public.messages m
-       where m.conversation_id = get_messages.conversation_id and m.id > floor_id and m.id <= back_from
-       order by m.id desc
-       limit case when back_keep > 0 then back_keep + 1 else 0 end)
-      union all
-      (select m.*, false from public.messages m
-       where m.conversation_id = get_messages.conversation_id and m.id > forward_from
-       order by m.id
-       limit case when forward_keep > 0 then forward_keep + 1 else 0 end)
-    ), ranked as (
-      select p.*, pg_catalog.row_number() over (partition by p.backward
-                                                 order by case when p.backward then -p.id else p.id end)
-                  <= case when p.backward then back_keep else forward_keep end as keep
-      from page p
-    ), flagged as (
-      select r.*, pg_catalog.bool_or(not r.keep) over () as more from ranked r
-    )
-    select c.id, c.conversation_id, c.sender_kind, c.sender_id, c.persona_id, c.kind, c.body, c.metadata,
-           c.reply_to_message_id, c.client_msg_id, c.created_at, c.edited_at, c.deleted_at, c.deleted_by,
-           c.pinned_at, c.pinned_by,
-           case when c.reply_to_message_id is null then null
-                when c.reply_to_message_id <= floor_id then
-                  pg_catalog.jsonb_build_object('id', c.reply_to_message_id, 'hidden', true)
-                else (select pg_catalog.jsonb_build_object('id', r.id, 'sender_kind', r.sender_kind,
-                               'sender_id', r.sender_id, 'persona_id', r.persona_id, 'kind', r.kind,
-                               'body', pg_catalog.left(r.body, 100), 'deleted', r.deleted_at is not null)
-                      from public.messages r where r.id = c.reply_to_message_id) end,
-           (select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-                      'emoji', s.emoji, 'count', s.reactions, 'reacted_by_me', s.mine) order by s.first_at, s.emoji),
-                    '[]')
-            from (select x.emoji, pg_catalog.count(*) as reactions, pg_catalog.bool_or(x.user_id = caller) as mine,
-                         pg_catalog.min(x.created_at) as first_at
-                  from public.message_reactions x where x.message_id = c.id group by x.emoji) s),
-           c.more
-    from flagged c
-    where c.keep
-    order by case when newest_first then -c.id else c.id end;
+    select p.id, p.conversation_id, p.sender_kind, p.sender_id, p.persona_id, p.kind, p.body, p.metadata,
+           p.reply_to_message_id, p.client_msg_id, p.created_at, p.edited_at, p.deleted_at, p.deleted_by,
+           p.pinned_at, p.pinned_by,
+           case when p.reply_to_message_id is null then null
+                when p.reply_to_message_id <= floor_id then
+                  pg_catalog.jsonb_build_object('id', p.reply_to_message_id, 'hidden', true)
+                else pg_catalog.jsonb_build_object('id', r.id, 'sender_kind', r.sender_kind, 'sender_id', r.sender_id,
+                       'persona_id', r.persona_id, 'kind', r.kind, 'body', pg_catalog.left(r.body, 100),
+                       'deleted', r.deleted_at is not null) end,
+           coalesce(x.summary, '[]'::jsonb),
+           more
+    from pg_catalog.unnest(page) with ordinality as p
+    left join public.messages r on r.id = p.reply_to_message_id and p.reply_to_message_id > floor_id
+    left join (
+      -- Reactions of the whole page in one index scan of message_reactions (message_id, emoji, user_id).
+      select g.message_id, pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+               'emoji', g.emoji, 'count', g.reactions, 'reacted_by_me', g.mine) order by g.first_at, g.emoji) as summary
+      from (select e.message_id, e.emoji, pg_catalog.count(*) as reactions,
+                   pg_catalog.bool_or(e.user_id = caller) as mine, pg_catalog.min(e.created_at) as first_at
+            from public.message_reactions e
+            where e.message_id = any (array(select q.id from pg_catalog.unnest(page) as q))
+            group by e.message_id, e.emoji) g
+      group by g.message_id
+    ) x on x.message_id = p.id
+    order by p.ordinality;
 end
 $$;
 comment on function parley_internal.get_messages(uuid, bigint, bigint, bigint, bigint, integer) is

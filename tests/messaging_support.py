@@ -29,7 +29,9 @@ def set_limits(database: TestDatabase, organization: str, **settings: Any) -> No
 
 def add_member(database: TestDatabase, conversation: str, user: TestUser, role: str = "member") -> None:
     """Set-up: parley_internal.add_conversation_member (roster row, inbox entry, since_joined cut-off)."""
-    as_owner(database, "select parley_internal.add_conversation_member(%s, %s, %s, null)", (conversation, user.id, role))
+    as_owner(
+        database, "select parley_internal.add_conversation_member(%s, %s, %s, null)", (conversation, user.id, role)
+    )
 
 
 def _conversation(database: TestDatabase, organization: str, kind: str, **columns: Any) -> str:

@@ -111,9 +111,7 @@ def test_forward_pages_concatenate_to_the_rest_of_the_history(
 @PROPERTY
 @given(size=st.integers(min_value=1, max_value=100), pivot=st.integers(min_value=0, max_value=56),
        offset=st.sampled_from([0, 1]))  # fmt: skip
-def test_around_then_both_ways_gives_the_whole_history(
-    api: Api, history: History, size: int, pivot: int, offset: int
-):
+def test_around_then_both_ways_gives_the_whole_history(api: Api, history: History, size: int, pivot: int, offset: int):
     """A window around any id (a message's, or a gap just after it), then backward from its first row and forward
     from its last: the whole visible history, in order, without duplicates; the pivot message is in the window."""
     target = history.all_ids[pivot] + offset

@@ -17,8 +17,8 @@ from messaging_support import (
     direct,
     group,
     message_count,
-    organization_message_count,
     new_id,
+    organization_message_count,
     persona,
     persona_direct,
     send,
@@ -59,7 +59,12 @@ def test_members_send_and_read_text_messages(api: Api, database):
     chat = group(database, org.id, org.owner, org.member, org.member2)
     sent = send(api, org.member, chat, "Hello, group!\n\tIndented line")
     assert (sent["conversation_id"], sent["sender_kind"], sent["sender_id"], sent["kind"], sent["body"]) == (
-        chat, "user", str(org.member.id), "text", "Hello, group!\n\tIndented line")
+        chat,
+        "user",
+        str(org.member.id),
+        "text",
+        "Hello, group!\n\tIndented line",
+    )
     assert sent["persona_id"] is None and sent["metadata"] == {} and sent["deleted_at"] is None
     rows = api.query("select id, body from messages where conversation_id = %s", (chat,), token=org.member2.token)
     assert rows == [{"id": sent["id"], "body": "Hello, group!\n\tIndented line"}]
@@ -80,10 +85,13 @@ def test_send_does_not_touch_the_conversation_row(api: Api, database):
 
 def test_no_message_function_calls_pg_notify(api: Api, database):
     """Realtime reads committed rows; nothing in Parley's functions calls pg_notify."""
-    rows = as_owner(database, """
+    rows = as_owner(
+        database,
+        """
         select p.oid::regprocedure::text from pg_proc p
         where p.pronamespace in ('parley_internal'::regnamespace, 'public'::regnamespace)
-          and p.prosrc ilike '%%pg_notify%%'""")
+          and p.prosrc ilike '%%pg_notify%%'""",
+    )
     assert rows == []
 
 
@@ -103,8 +111,7 @@ BAD_INPUT = [
     pytest.param({"kind": "image", "body": ""}, "empty_body", id="image-without-caption-or-attachment"),
     pytest.param({"metadata": [1, 2]}, "invalid_metadata", id="metadata-array"),
     pytest.param({"metadata": {"blob": "x" * 9000}}, "metadata_too_large", id="metadata-large"),
-    pytest.param({"metadata": {"a": {"b": {"c": {"d": {"e": {"f": 1}}}}}}}, "metadata_too_deep",
-                 id="metadata-deep"),  # fmt: skip
+    pytest.param({"metadata": {"a": {"b": {"c": {"d": {"e": {"f": 1}}}}}}}, "metadata_too_deep", id="metadata-deep"),
     pytest.param({"mentioned_user_ids": [None]}, "invalid_mentions", id="mention-null"),
     pytest.param({"mentioned_user_ids": [new_id() for _ in range(51)]}, "too_many_mentions", id="mentions-51"),
     pytest.param({"attachment_ids": [None]}, "invalid_attachments", id="attachment-null"),
@@ -122,7 +129,9 @@ def test_invalid_input_is_refused_with_400_and_writes_nothing(api: Api, database
     error = refusal(lambda: send(api, org.member, chat, **payload, client_msg_id=new_id()))
     assert (error.status, error.code, error.details) == (400, "P0001", reason)
     assert message_count(database, chat) == 0
-    assert as_owner(database, "select 1 from parley_internal.send_allowances where user_id = %s", (org.member.id,)) == []
+    assert (
+        as_owner(database, "select 1 from parley_internal.send_allowances where user_id = %s", (org.member.id,)) == []
+    )
 
 
 def test_body_length_limit_is_the_organizations_setting(api: Api, database):
@@ -159,7 +168,7 @@ def test_people_outside_a_group_get_404(api: Api, database, who):
 
 
 def test_anonymous_requests_are_refused_with_401(api: Api, database):
-    """No user, no message: 401 unauthenticated on every message RPC."""
+    """No user, no message: every message RPC answers anon with 401 (42501, not executable by anon)."""
     org = make_org(api, database, "an")
     chat = group(database, org.id, org.owner, org.member)
     message = send(api, org.member, chat, "hi")
@@ -247,8 +256,13 @@ def test_mentions_are_recorded_deduplicated_and_private(api: Api, database):
     each user reads only their own mention rows."""
     org = make_org(api, database, "mn")
     chat = group(database, org.id, org.owner, org.member, org.member2)
-    sent = send(api, org.owner, chat, "@member @member2 @me", mentioned_user_ids=[
-        str(org.member.id), str(org.member2.id), str(org.member.id), str(org.owner.id)])
+    sent = send(
+        api,
+        org.owner,
+        chat,
+        "@member @member2 @me",
+        mentioned_user_ids=[str(org.member.id), str(org.member2.id), str(org.member.id), str(org.owner.id)],
+    )
     rows = as_owner(database, "select user_id, conversation_id::text from message_mentions where message_id = %s "
                               "order by user_id", (sent["id"],))  # fmt: skip
     assert rows == sorted([(org.member.id, chat), (org.member2.id, chat)])
@@ -280,21 +294,38 @@ def test_staff_send_styled_notices_without_a_visible_sender(api: Api, database):
     once; the real staff user is recorded in message_senders only."""
     org = make_org(api, database, "ns")
     style = {"background": "#fff3cd", "text": "#664D03", "border": "#fec"}
-    first = api.rpc("send_notice", {"organization_id": org.id, "user_id": str(org.member.id),
-                                    "body": "Your invoice is ready.", "style": style}, token=org.admin.token)
+    first = api.rpc(
+        "send_notice",
+        {"organization_id": org.id, "user_id": str(org.member.id), "body": "Your invoice is ready.", "style": style},
+        token=org.admin.token,
+    )
     assert (first["kind"], first["sender_kind"], first["sender_id"], first["persona_id"]) == (
-        "notice", "system", None, None)
+        "notice",
+        "system",
+        None,
+        None,
+    )
     assert first["metadata"] == {"style": style}
-    second = api.rpc("send_notice", {"organization_id": org.id, "user_id": str(org.member.id), "body": "Reminder",
-                                     "style": {}}, token=org.owner.token)
+    second = api.rpc(
+        "send_notice",
+        {"organization_id": org.id, "user_id": str(org.member.id), "body": "Reminder", "style": {}},
+        token=org.owner.token,
+    )
     assert second["conversation_id"] == first["conversation_id"]
-    [conversation] = api.query("select kind, subject_user_id from conversations where id = %s",
-                               (first["conversation_id"],), token=org.member.token)
+    [conversation] = api.query(
+        "select kind, subject_user_id from conversations where id = %s",
+        (first["conversation_id"],),
+        token=org.member.token,
+    )
     assert (conversation["kind"], conversation["subject_user_id"]) == ("notices", org.member.id)
     page = api.rpc("get_messages", {"conversation_id": first["conversation_id"]}, token=org.member.token)
     assert [row["body"] for row in page] == ["Reminder", "Your invoice is ready."]
-    senders = as_owner(database, "select message_id, sender_id from parley_internal.message_senders "
-                                 "where message_id in (%s, %s) order by message_id", (first["id"], second["id"]))
+    senders = as_owner(
+        database,
+        "select message_id, sender_id from parley_internal.message_senders "
+        "where message_id in (%s, %s) order by message_id",
+        (first["id"], second["id"]),
+    )
     assert senders == [(first["id"], org.admin.id), (second["id"], org.owner.id)]
 
 
@@ -309,8 +340,13 @@ def test_staff_send_styled_notices_without_a_visible_sender(api: Api, database):
 def test_notice_styles_are_validated(api: Api, database, style, reason):
     """A style has only background, text and border, each #RGB or #RRGGBB: anything else is 400 invalid_style."""
     org = make_org(api, database, "st")
-    error = refusal(lambda: api.rpc("send_notice", {"organization_id": org.id, "user_id": str(org.member.id),
-                                                    "body": "x", "style": style}, token=org.admin.token))
+    error = refusal(
+        lambda: api.rpc(
+            "send_notice",
+            {"organization_id": org.id, "user_id": str(org.member.id), "body": "x", "style": style},
+            token=org.admin.token,
+        )
+    )
     assert (error.status, error.details) == (400, reason)
     assert organization_message_count(database, org.id) == 0
 
@@ -346,14 +382,16 @@ def test_support_agents_answer_as_a_persona_and_the_real_user_stays_private(api:
     send(api, org.member, chat, "I need help")
     answer = send(api, org.admin, chat, "How can we help?", as_persona_id=team)
     assert (answer["sender_kind"], answer["sender_id"], answer["persona_id"]) == ("persona", None, team)
-    assert as_owner(database, "select sender_id, persona_id::text from parley_internal.message_senders "
-                              "where message_id = %s", (answer["id"],)) == [(org.admin.id, team)]
+    assert as_owner(
+        database,
+        "select sender_id, persona_id::text from parley_internal.message_senders where message_id = %s",
+        (answer["id"],),
+    ) == [(org.admin.id, team)]
     acts = as_owner(database, "select acting_user_id, action, subject_id::text from persona_acts "
                               "where persona_id = %s", (team,))  # fmt: skip
     assert acts == [(org.admin.id, "message.send", chat)]
     seen = api.rpc("get_messages", {"conversation_id": chat}, token=org.member.token)
-    assert [(row["sender_kind"], row["sender_id"]) for row in seen] == [("persona", None),
-                                                                      ("user", str(org.member.id))]
+    assert [(row["sender_kind"], row["sender_id"]) for row in seen] == [("persona", None), ("user", str(org.member.id))]
     assert api.query("select * from persona_acts", token=org.member.token) == []
 
 
@@ -402,14 +440,25 @@ def test_system_messages_are_internal(api: Api, database):
     """post_system_message writes a kind system message without sender; API roles cannot call it."""
     org = make_org(api, database, "sy")
     chat = group(database, org.id, org.owner, org.member)
-    [(posted,)] = as_owner(database, "select to_jsonb(parley_internal.post_system_message(%s, %s, %s))",
-                           (chat, "Ann joined", '{"event": "member_added"}'))
+    [(posted,)] = as_owner(
+        database,
+        "select to_jsonb(parley_internal.post_system_message(%s, %s, %s))",
+        (chat, "Ann joined", '{"event": "member_added"}'),
+    )
     assert (posted["kind"], posted["sender_kind"], posted["sender_id"], posted["metadata"]) == (
-        "system", "system", None, {"event": "member_added"})
+        "system",
+        "system",
+        None,
+        {"event": "member_added"},
+    )
     assert [row["body"] for row in api.rpc("get_messages", {"conversation_id": chat}, token=org.member.token)] == [
-        "Ann joined"]
-    error = refusal(lambda: api.query("select parley_internal.post_system_message(%s, 'x', '{}')", (chat,),
-                                      token=org.member.token, method="POST"))
+        "Ann joined"
+    ]
+    error = refusal(
+        lambda: api.query(
+            "select parley_internal.post_system_message(%s, 'x', '{}')", (chat,), token=org.member.token, method="POST"
+        )
+    )
     assert (error.status, error.code) == (403, "42501")
 
 
@@ -428,8 +477,11 @@ def test_authors_edit_and_the_previous_body_is_kept(api: Api, database):
     assert (edited["body"], edited["id"]) == ("hello", message["id"]) and edited["edited_at"] is not None
     again = edit(api, org.member, message, "hello")
     assert again["edited_at"] == edited["edited_at"]
-    history = api.query("select edited_by, previous_body from message_edits where message_id = %s",
-                        (message["id"],), token=org.owner.token)
+    history = api.query(
+        "select edited_by, previous_body from message_edits where message_id = %s",
+        (message["id"],),
+        token=org.owner.token,
+    )
     assert history == [{"edited_by": org.member.id, "previous_body": "helo"}]
 
 
@@ -480,7 +532,11 @@ def test_delete_leaves_a_tombstone_without_content(api: Api, database):
     api.rpc("pin_message", {"message_id": message["id"]}, token=org.owner.token)
     deleted = api.rpc("delete_message", {"message_id": message["id"]}, token=org.member.token)
     assert (deleted["body"], deleted["metadata"], deleted["deleted_by"], deleted["pinned_at"]) == (
-        None, {}, str(org.member.id), None)
+        None,
+        {},
+        str(org.member.id),
+        None,
+    )
     assert deleted["deleted_at"] is not None and deleted["sender_id"] == str(org.member.id)
     for table in ("message_edits", "message_reactions", "message_mentions"):
         assert as_owner(database, f"select 1 from {table} where message_id = %s", (message["id"],)) == []
@@ -498,7 +554,8 @@ def test_moderators_delete_others_messages_and_members_cannot(api: Api, database
     error = refusal(lambda: api.rpc("delete_message", {"message_id": messages[0]["id"]}, token=org.member2.token))
     assert (error.status, error.code, error.details) == (403, "42501", "no_permission")
     assert api.rpc("delete_message", {"message_id": messages[0]["id"]}, token=org.admin.token)["deleted_by"] == str(
-        org.admin.id)
+        org.admin.id
+    )
     assert api.rpc("delete_message", {"message_id": messages[1]["id"]}, token=org.owner.token)["deleted_at"]
     help_chat = support(database, org.id, org.member2)
     complaint = send(api, org.member2, help_chat, "spam")
@@ -519,13 +576,19 @@ def test_reactions_toggle_and_summarize_per_viewer(api: Api, database):
     message = send(api, org.owner, chat, "party?")
     assert react(api, org.member, message, "🎉") == [{"emoji": "🎉", "count": 1, "reacted_by_me": True}]
     assert react(api, org.member2, message, "🎉") == [{"emoji": "🎉", "count": 2, "reacted_by_me": True}]
-    assert react(api, org.owner, message, "👍🏽") == [{"emoji": "🎉", "count": 2, "reacted_by_me": False},
-                                                     {"emoji": "👍🏽", "count": 1, "reacted_by_me": True}]
-    assert react(api, org.member, message, "🎉") == [{"emoji": "🎉", "count": 1, "reacted_by_me": False},
-                                                    {"emoji": "👍🏽", "count": 1, "reacted_by_me": False}]
+    assert react(api, org.owner, message, "👍🏽") == [
+        {"emoji": "🎉", "count": 2, "reacted_by_me": False},
+        {"emoji": "👍🏽", "count": 1, "reacted_by_me": True},
+    ]
+    assert react(api, org.member, message, "🎉") == [
+        {"emoji": "🎉", "count": 1, "reacted_by_me": False},
+        {"emoji": "👍🏽", "count": 1, "reacted_by_me": False},
+    ]
     [row] = api.rpc("get_messages", {"conversation_id": chat}, token=org.member2.token)
-    assert row["reactions"] == [{"emoji": "🎉", "count": 1, "reacted_by_me": True},
-                                {"emoji": "👍🏽", "count": 1, "reacted_by_me": False}]
+    assert row["reactions"] == [
+        {"emoji": "🎉", "count": 1, "reacted_by_me": True},
+        {"emoji": "👍🏽", "count": 1, "reacted_by_me": False},
+    ]
     visible = api.query("select emoji, user_id from message_reactions order by emoji", token=org.member.token)
     assert visible == [{"emoji": "🎉", "user_id": org.member2.id}, {"emoji": "👍🏽", "user_id": org.owner.id}]
 
@@ -627,7 +690,8 @@ def test_messages_flow_through_conversations_made_by_the_conversation_rpcs(api: 
                  token=org.member.token)  # fmt: skip
     assert send(api, org.member, dm["id"], "hi there")["sender_id"] == str(org.member.id)
     assert [row["body"] for row in api.rpc("get_messages", {"conversation_id": dm["id"]}, token=org.member2.token)] == [
-        "hi there"]
+        "hi there"
+    ]
     room = api.rpc("create_group_conversation", {"organization_id": org.id, "title": "Room",
                                                  "member_ids": [str(org.member.id)], "slow_mode_seconds": 60},
                    token=org.owner.token)  # fmt: skip

@@ -58,8 +58,9 @@ def test_someone_elses_client_msg_id_is_a_conflict(api: Api, database):
     key = new_id()
     send(api, member, chat, "mine", client_msg_id=key)
     for user, conversation in ((member2, chat), (member, other), (owner, other)):
-        error = refusal(lambda user=user, conversation=conversation: send(api, user, conversation, "x",
-                                                                          client_msg_id=key))
+        error = refusal(
+            lambda user=user, conversation=conversation: send(api, user, conversation, "x", client_msg_id=key)
+        )
         assert (error.status, error.code, error.details) == (409, "PT409", "client_msg_id_conflict")
     assert (message_count(database, chat), message_count(database, other)) == (1, 0)
 

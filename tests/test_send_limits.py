@@ -159,7 +159,12 @@ def test_notices_count_against_the_staff_senders_allowance(api: Api, database):
     for user in (s.member, s.member2):
         api.rpc("send_notice", {"organization_id": s.organization, "user_id": str(user.id), "body": "Notice",
                                 "style": {}}, token=s.admin.token)  # fmt: skip
-    error = refusal(lambda: api.rpc("send_notice", {"organization_id": s.organization, "user_id": str(s.member.id),
-                                                    "body": "third", "style": {}}, token=s.admin.token))
+    error = refusal(
+        lambda: api.rpc(
+            "send_notice",
+            {"organization_id": s.organization, "user_id": str(s.member.id), "body": "third", "style": {}},
+            token=s.admin.token,
+        )
+    )
     assert (error.status, error.details) == (429, "rate_limited")
     assert send(api, s.member, s.chat, "members are not affected")["body"] == "members are not affected"
