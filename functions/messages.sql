@@ -170,18 +170,18 @@ as $$
 declare
   found_row public.messages;
 begin
-  -- Lock first (waiting for a concurrent edit or delete to commit), then check what the latest version shows.
-  if lock_mode = 'share' then
-    select * into found_row from public.messages m where m.id = readable_message.message_id for share;
-  elsif lock_mode = 'update' then
-    select * into found_row from public.messages m where m.id = readable_message.message_id for no key update;
-  else
-    select * into found_row from public.messages m where m.id = readable_message.message_id;
-  end if;
+  select * into found_row from public.messages m where m.id = readable_message.message_id;
   if not found or (found_row.id > parley_internal.message_visible_from(found_row.conversation_id,
                                                                        readable_message.user_id)) is not true then
     perform parley_internal.refuse('PT404', 'message_not_found', 'No such message.',
       'Check the message id; you must be able to read its conversation.');
+  end if;
+  -- Only readers lock. Locking waits for a concurrent edit or delete to commit and returns the latest version
+  -- (its conversation and id never change, so the check above still holds).
+  if lock_mode = 'share' then
+    select * into found_row from public.messages m where m.id = readable_message.message_id for share;
+  elsif lock_mode = 'update' then
+    select * into found_row from public.messages m where m.id = readable_message.message_id for no key update;
   end if;
   return found_row;
 end

@@ -6,6 +6,7 @@ and refused writes are checked to have written nothing.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
@@ -26,7 +27,7 @@ from messaging_support import (
     support,
 )
 from parley import testing
-from parley.db import Api
+from parley.db import Api, ApiError
 
 
 @dataclass
@@ -703,3 +704,27 @@ def test_messages_flow_through_conversations_made_by_the_conversation_rpcs(api: 
     send(api, org.member, help_chat["id"], "help")
     answer = send(api, org.admin, help_chat["id"], "on it", as_persona_id=team)
     assert (answer["sender_kind"], answer["persona_id"]) == ("persona", team)
+
+
+def test_no_reaction_outlives_a_concurrent_delete(api: Api, database):
+    """Reactions racing a delete (8 threads toggling while the author deletes): afterwards the tombstone has no
+    reactions, and every toggle either landed before the delete or was refused 409 message_deleted."""
+    org = make_org(api, database, "rd")
+    users = [database.create_user(f"rd_u{n}") for n in range(8)]
+    chat = group(database, org.id, org.owner, org.member, *users)
+    for attempt in range(3):
+        message = send(api, org.member, chat, f"round {attempt}")
+
+        def toggle(user: testing.TestUser, message: dict = message) -> str:
+            try:
+                react(api, user, message, "🔥")
+            except ApiError as error:
+                return error.details or ""
+            return "ok"
+
+        with ThreadPoolExecutor(max_workers=9) as pool:
+            toggles = [pool.submit(toggle, user) for user in users]
+            pool.submit(api.rpc, "delete_message", {"message_id": message["id"]}, token=org.member.token).result()
+            outcomes = {future.result() for future in toggles}
+        assert outcomes <= {"ok", "message_deleted"}
+        assert as_owner(database, "select 1 from message_reactions where message_id = %s", (message["id"],)) == []
