@@ -60,8 +60,9 @@ def backend(request, tmp_path):
 
 
 def put(api, backend, user, conversation, data=None, name="photo.png", claimed="image/png", **kwargs):
-    return upload(api, backend, token=user.token, conversation_id=conversation, file_name=name,
-                  source=io.BytesIO(image_bytes("PNG") if data is None else data), claimed_type=claimed, **kwargs)  # fmt: skip
+    source = io.BytesIO(image_bytes("PNG") if data is None else data)
+    return upload(api, backend, token=user.token, conversation_id=conversation, file_name=name, source=source,
+                  claimed_type=claimed, **kwargs)  # fmt: skip
 
 
 def fetch(backend, url: str) -> bytes:
@@ -506,8 +507,8 @@ def test_done_when_upload_send_download_thumbnail_and_a_stranger_refused_everywh
 
     # Mallory: cannot upload, send, see, list or sign anything.
     assert refusal(lambda: put(api, backend, mallory, chat)).status == 403
-    error = refusal(lambda: api.rpc("send_message", {"conversation_id": str(chat), "body": "hi",
-                                                     "attachment_ids": [str(row["id"])]}, token=mallory.token))  # fmt: skip
+    arguments = {"conversation_id": str(chat), "body": "hi", "attachment_ids": [str(row["id"])]}
+    error = refusal(lambda: api.rpc("send_message", arguments, token=mallory.token))
     assert error.status in (403, 404)
     assert api.query("select 1 from public.attachments where id = %s", (row["id"],), token=mallory.token) == []
     assert api.query("select 1 from storage.objects where name like %s", (f"{chat}/%",), token=mallory.token) == []
