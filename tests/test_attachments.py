@@ -518,3 +518,23 @@ def test_done_when_upload_send_download_thumbnail_and_a_stranger_refused_everywh
                                     thumbnail=thumbnail_wanted)  # fmt: skip
     with pytest.raises(StorageRefusal):
         signed_download_url(api, backend, token=mallory.token, bucket="chat-files", key=row["object_name"])
+
+
+def test_local_signed_urls_are_served_over_http_and_tampering_is_refused(database, api, people, chat, tmp_path):
+    """make run's signed-URL server for the local backend: the member's URL works; a URL edited to point at
+    another object, or an unsigned one, is refused."""
+    from parley.cluster import free_port
+    from parley.storage.server import SignedUrlServer
+
+    backend = LocalBackend(tmp_path / "served", "served-secret", public_url=f"http://127.0.0.1:{free_port()}")
+    server = SignedUrlServer(backend).start()
+    try:
+        pdf = put(api, backend, people["alice"], chat, PDF, name="a.pdf", claimed="application/pdf")
+        png = put(api, backend, people["alice"], chat)
+        post_with_claim(database, chat, people["alice"], [pdf.attachment_id, png.attachment_id])
+        url = attachment_download_url(api, backend, token=people["bob"].token, attachment_id=pdf.attachment_id)
+        assert http_get(url) == (200, PDF)
+        assert http_get(url.replace(pdf.object.key, png.object.key))[0] == 400
+        assert http_get(url.split("?")[0])[0] == 400
+    finally:
+        server.stop()

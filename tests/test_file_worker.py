@@ -262,9 +262,7 @@ def test_orphans_older_than_the_configured_age_are_deleted_with_their_files(
     assert backend.exists("chat-files", young_unsent.object.key)
 
 
-def test_objects_no_attachment_references_are_swept_after_the_orphan_age(
-    database, alice, chat, tmp_path, worker_for
-):
+def test_objects_no_attachment_references_are_swept_after_the_orphan_age(database, alice, chat, tmp_path, worker_for):
     """A chat-files object registered by nobody (e.g. a direct upload never followed by create_attachment)."""
     backend = make_backend("local", tmp_path)
     key = f"{chat}/{alice.id}/00000000-0000-4000-8000-000000000001-stray.pdf"

@@ -145,9 +145,13 @@ def start_file_worker(running: Stack) -> Callable[[], None]:
     backend = backend_from_env(running.jwt_secret)
     stops: list[Callable[[], None]] = []
     if isinstance(backend, LocalBackend):
-        server = SignedUrlServer(backend).start()
-        stops.append(server.stop)
-        running.services.append(f"Storage: local files in {backend.root}; signed URLs served on {server.url}")
+        try:
+            server = SignedUrlServer(backend).start()
+        except OSError as error:  # e.g. the port is taken: files still work, downloads need another server
+            running.services.append(f"Storage: local files in {backend.root}; signed-URL server NOT started: {error}")
+        else:
+            stops.append(server.stop)
+            running.services.append(f"Storage: local files in {backend.root}; signed URLs served on {server.url}")
     elif isinstance(backend, S3Backend):
         backend.ensure_bucket("chat-files")
         running.services.append(f"Storage: S3 at {backend.settings.endpoint_url or 'AWS'}")
