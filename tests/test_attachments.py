@@ -538,3 +538,25 @@ def test_local_signed_urls_are_served_over_http_and_tampering_is_refused(databas
         assert http_get(url.split("?")[0])[0] == 400
     finally:
         server.stop()
+
+
+def test_deleting_a_sent_message_through_delete_message_removes_its_files(database, api, people, chat, tmp_path):
+    """delete_message (tombstone) → the attachment row goes at once, the worker deletes bytes and thumbnail."""
+    if not send_message_rpc_exists(database):
+        pytest.skip("send_message/delete_message (issue 4 messages work) have not landed on this branch yet")
+    backend = make_backend("local", tmp_path)
+    alice, bob = people["alice"], people["bob"]
+    uploaded = put(api, backend, alice, chat)
+    message = api.rpc("send_message", {"conversation_id": str(chat), "body": "soon gone",
+                                       "attachment_ids": [str(uploaded.attachment_id)]}, token=alice.token)  # fmt: skip
+    worker = FileWorker(FileWorkerSettings(database.url), backend)
+    try:
+        worker.run_once(sweep=False)
+        assert attachment_download_url(api, backend, token=bob.token, attachment_id=uploaded.attachment_id)
+        api.rpc("delete_message", {"message_id": message["id"]}, token=alice.token)
+        with pytest.raises(StorageRefusal):
+            attachment_download_url(api, backend, token=bob.token, attachment_id=uploaded.attachment_id)
+        assert worker.run_once(sweep=False).files_deleted == 2
+    finally:
+        worker.close()
+    assert leftovers(database, backend, chat) == ([], [], [])
