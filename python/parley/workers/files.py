@@ -449,6 +449,8 @@ class FileWorker:
             except psycopg.Error:
                 log.exception("file worker: database error; reconnecting")
                 self.close()
+            except Exception:  # keep the service alive; the next pass retries
+                log.exception("file worker: pass failed")
             stop.wait(self.settings.poll_interval)
         self.close()
         log.info("file worker stopped")
