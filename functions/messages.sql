@@ -99,7 +99,10 @@ begin
     perform parley_internal.refuse('P0001', reason, pg_catalog.format('The %s list contains null.', what),
       'Pass only ids.');
   end if;
-  select coalesce(pg_catalog.array_agg(distinct i), '{}') into unique_ids from pg_catalog.unnest(ids) as u(i);
+  -- First occurrences, in the caller's order (attachments keep their order as positions).
+  select coalesce(pg_catalog.array_agg(f.i order by f.first_at), '{}') into unique_ids
+  from (select u.i, pg_catalog.min(u.n) as first_at from pg_catalog.unnest(ids) with ordinality as u(i, n)
+        group by u.i) f;
   if pg_catalog.cardinality(unique_ids) > cap then
     perform parley_internal.refuse('P0001', 'too_many_' || what,
       pg_catalog.format('A message has at most %s %s.', cap, what), 'Send fewer.');
@@ -108,7 +111,7 @@ begin
 end
 $$;
 comment on function parley_internal.validate_id_list(uuid[], integer, text, text) is
-  'Deduplicate an id list (null becomes empty); refuse (reason) if it contains null, or too_many_<what> if longer than cap.';
+  'Deduplicate an id list keeping the first occurrences in order (null becomes empty); refuse (reason) if it contains null, or too_many_<what> if longer than cap.';
 select parley_internal.restrict_function('parley_internal.validate_id_list(uuid[], integer, text, text)', '{}');
 
 create or replace function parley_internal.validate_emoji(emoji text)
@@ -369,7 +372,7 @@ declare
   clean_metadata jsonb := parley_internal.validate_message_metadata(send_message.metadata);
   mentions uuid[] := parley_internal.validate_id_list(send_message.mentioned_user_ids, 50, 'invalid_mentions',
                                                       'mentions');
-  attachments uuid[] := parley_internal.validate_id_list(send_message.attachment_ids, 10, 'invalid_attachments',
+  attachments uuid[] := parley_internal.validate_id_list(send_message.attachment_ids, 10, 'invalid_attachment_ids',
                                                          'attachments');
   conversation public.conversations;
   settings public.organization_settings;

@@ -115,7 +115,7 @@ BAD_INPUT = [
     pytest.param({"metadata": {"a": {"b": {"c": {"d": {"e": {"f": 1}}}}}}}, "metadata_too_deep", id="metadata-deep"),
     pytest.param({"mentioned_user_ids": [None]}, "invalid_mentions", id="mention-null"),
     pytest.param({"mentioned_user_ids": [new_id() for _ in range(51)]}, "too_many_mentions", id="mentions-51"),
-    pytest.param({"attachment_ids": [None]}, "invalid_attachments", id="attachment-null"),
+    pytest.param({"attachment_ids": [None]}, "invalid_attachment_ids", id="attachment-null"),
     pytest.param({"attachment_ids": [new_id() for _ in range(11)]}, "too_many_attachments", id="attachments-11"),
 ]
 
