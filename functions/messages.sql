@@ -83,7 +83,9 @@ comment on function parley_internal.validate_message_metadata(jsonb) is
   'Refuse message metadata that is not a JSON object, over 8 KiB, or nested more than 5 levels; null becomes {}.';
 select parley_internal.restrict_function('parley_internal.validate_message_metadata(jsonb)', '{}');
 
-create or replace function parley_internal.validate_id_list(ids uuid[], cap integer, reason text, what text)
+create or replace function parley_internal.validate_id_list(
+  ids uuid[], cap integer, reason text, what text, deduplicate boolean
+)
 returns uuid[]
 language plpgsql
 immutable
@@ -103,6 +105,10 @@ begin
   select coalesce(pg_catalog.array_agg(f.i order by f.first_at), '{}') into unique_ids
   from (select u.i, pg_catalog.min(u.n) as first_at from pg_catalog.unnest(ids) with ordinality as u(i, n)
         group by u.i) f;
+  if not deduplicate and pg_catalog.cardinality(unique_ids) <> pg_catalog.cardinality(ids) then
+    perform parley_internal.refuse('P0001', reason, pg_catalog.format('The %s list repeats an id.', what),
+      'Pass each id once.');
+  end if;
   if pg_catalog.cardinality(unique_ids) > cap then
     perform parley_internal.refuse('P0001', 'too_many_' || what,
       pg_catalog.format('A message has at most %s %s.', cap, what), 'Send fewer.');
@@ -110,9 +116,9 @@ begin
   return unique_ids;
 end
 $$;
-comment on function parley_internal.validate_id_list(uuid[], integer, text, text) is
-  'Deduplicate an id list keeping the first occurrences in order (null becomes empty); refuse (reason) if it contains null, or too_many_<what> if longer than cap.';
-select parley_internal.restrict_function('parley_internal.validate_id_list(uuid[], integer, text, text)', '{}');
+comment on function parley_internal.validate_id_list(uuid[], integer, text, text, boolean) is
+  'Check an id list (null becomes empty): refuse (reason) if it contains null, or repeats an id unless deduplicate (then the first occurrences are kept, in order), and too_many_<what> if longer than cap.';
+select parley_internal.restrict_function('parley_internal.validate_id_list(uuid[], integer, text, text, boolean)', '{}');
 
 create or replace function parley_internal.validate_emoji(emoji text)
 returns text
@@ -371,9 +377,9 @@ declare
   message_kind text := coalesce(send_message.kind, 'text');
   clean_metadata jsonb := parley_internal.validate_message_metadata(send_message.metadata);
   mentions uuid[] := parley_internal.validate_id_list(send_message.mentioned_user_ids, 50, 'invalid_mentions',
-                                                      'mentions');
+                                                      'mentions', true);
   attachments uuid[] := parley_internal.validate_id_list(send_message.attachment_ids, 10, 'invalid_attachment_ids',
-                                                         'attachments');
+                                                         'attachments', false);
   conversation public.conversations;
   settings public.organization_settings;
   clean_body text;

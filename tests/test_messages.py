@@ -6,6 +6,7 @@ and refused writes are checked to have written nothing.
 
 from __future__ import annotations
 
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -116,6 +117,11 @@ BAD_INPUT = [
     pytest.param({"mentioned_user_ids": [None]}, "invalid_mentions", id="mention-null"),
     pytest.param({"mentioned_user_ids": [new_id() for _ in range(51)]}, "too_many_mentions", id="mentions-51"),
     pytest.param({"attachment_ids": [None]}, "invalid_attachment_ids", id="attachment-null"),
+    pytest.param(
+        {"attachment_ids": ["00000000-0000-4000-8000-000000000001"] * 2},
+        "invalid_attachment_ids",
+        id="attachment-repeated",
+    ),
     pytest.param({"attachment_ids": [new_id() for _ in range(11)]}, "too_many_attachments", id="attachments-11"),
 ]
 
@@ -144,6 +150,34 @@ def test_body_length_limit_is_the_organizations_setting(api: Api, database):
     error = refusal(lambda: send(api, org.member, chat, "123456"))
     assert (error.status, error.details) == (400, "body_too_long")
     assert "5 characters" in error.message
+
+
+def uploaded_attachment(database: testing.TestDatabase, chat: str, uploader: testing.TestUser, name: str) -> str:
+    """Set-up: an attachments row as the upload path leaves it (issue 6), ready to be claimed by a send."""
+    [(attachment,)] = as_owner(
+        database,
+        "insert into attachments (conversation_id, uploader_id, object_name, file_name, content_type, size_bytes) "
+        "values (%s, %s, %s, %s, 'image/png', 1024) returning id::text",
+        (chat, uploader.id, f"{chat}/{uploader.id}/{uuid.uuid4()}-{name}", name),
+    )
+    return attachment
+
+
+def test_attachments_without_caption_are_claimed_in_order(api: Api, database):
+    """An image with an empty caption and two uploads: body '', the uploads claimed by the message in the order
+    given (parley_internal.claim_attachments); someone else's upload is refused and nothing is sent."""
+    org = make_org(api, database, "at")
+    chat = group(database, org.id, org.owner, org.member)
+    second, first = (uploaded_attachment(database, chat, org.member, name) for name in ("b.png", "a.png"))
+    sent = send(api, org.member, chat, "", kind="image", attachment_ids=[first, second])
+    assert (sent["kind"], sent["body"]) == ("image", "")
+    claimed = as_owner(database, "select id::text, position from attachments where message_id = %s order by position",
+                       (sent["id"],))  # fmt: skip
+    assert claimed == [(first, 0), (second, 1)]
+    theirs = uploaded_attachment(database, chat, org.owner, "c.png")
+    error = refusal(lambda: send(api, org.member, chat, "", kind="image", attachment_ids=[theirs]))
+    assert (error.status, error.details) == (404, "attachment_not_found")
+    assert message_count(database, chat) == 1
 
 
 def test_shallow_metadata_and_plain_kinds_are_accepted(api: Api, database):
