@@ -147,7 +147,7 @@ class Bench:
         """Single-statement latency at one client, in a session carrying ``role`` and ``user``'s claims."""
         count = transactions or self.scale.latency_transactions
         options = pgbench.session_options(role, user)
-        warmup = pgbench.run(self.api_connection, [script], transactions=max(5, count // 10), options=options)
+        warmup = pgbench.run(self.api_connection, [script], transactions=5, options=options)
         self._check(warmup)
         # Slow statements get fewer transactions: about latency_budget_seconds per measurement, at least 30.
         mean_seconds = statistics.fmean(warmup.latencies_ms) / 1000 if warmup.latencies_ms else 0
