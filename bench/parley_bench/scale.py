@@ -30,6 +30,8 @@ class Scale:
     """Slow statements run fewer transactions: about this long per measurement (30 at least)."""
     sender_scripts: int
     """Distinct users driving scenario 1 (one pgbench script each; pgbench allows 128)."""
+    realtime_seconds: int
+    """Duration of the paced realtime fan-out run (scenario 9)."""
     shared_buffers: str
     """shared_buffers of the benchmark cluster."""
 
@@ -49,6 +51,7 @@ SCALES: dict[str, Scale] = {
         latency_transactions=300,
         latency_budget_seconds=5,
         sender_scripts=64,
+        realtime_seconds=10,
         shared_buffers="512MB",
     ),
     "full": Scale(
@@ -65,6 +68,7 @@ SCALES: dict[str, Scale] = {
         latency_transactions=1_000,
         latency_budget_seconds=20,
         sender_scripts=100,
+        realtime_seconds=30,
         shared_buffers="4GB",
     ),
 }

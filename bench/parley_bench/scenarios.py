@@ -13,16 +13,19 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import os
 import random
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import psycopg
 
+from parley import config
 from parley.db import Api, ApiError
 from parley_bench import pgbench
 from parley_bench.generate import BENCH_CLIENT_MESSAGE, Dataset, ident
@@ -30,6 +33,8 @@ from parley_bench.harness import BenchCluster
 from parley_bench.pgbench import Result, bigint_array, claims_json, request_script, sql_literal, text_array, uuid_array
 from parley_bench.report import Line, Outcome, at_least, at_most
 
+REALTIME_RATE = 1000
+REALTIME_SUBSCRIBERS = 100
 INBOX_PAGE = 100
 """get_inbox's largest page: its first page still ranks all 1,000 conversations."""
 BODY = "Benchmark message: see you tomorrow at ten, bring the homework"
@@ -563,11 +568,43 @@ class Bench:
     def scenario_realtime(self) -> Outcome:
         """9. Realtime fan-out through bench/realtime_fanout.py, when it exists."""
         outcome = Outcome("9", "Realtime fan-out, 100 subscribers, 1,000 messages/s")
-        script = Path(__file__).resolve().parents[1] / "realtime_fanout.py"
+        root = config.project_root()
+        script = root / "bench" / "realtime_fanout.py"
         if not script.exists():
             outcome.status, outcome.note = "skipped", "bench/realtime_fanout.py not available"
             return outcome
-        outcome.status, outcome.note = "skipped", "bench/realtime_fanout.py present but not wired yet"
+        command = [
+            sys.executable, "-m", "bench.realtime_fanout", f"--database-url={self.cluster.owner_url}",
+            f"--jwt-secret={self.cluster.jwt_secret}", "--rate", str(REALTIME_RATE), "--seconds",
+            str(self.scale.realtime_seconds), "--subscribers", str(REALTIME_SUBSCRIBERS), "--json",
+        ]  # fmt: skip
+        # The project's own parley package first (PARLEY_HOME may point at another checkout).
+        environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "python"), str(root)])}
+        completed = subprocess.run(
+            command, cwd=root, env=environment, capture_output=True, text=True, timeout=900, check=False
+        )
+        if completed.returncode != 0:
+            problem = completed.stderr.strip()[-400:]
+            raise ScenarioError(f"realtime_fanout exited with {completed.returncode}: {problem}")
+        figures = json.loads(completed.stdout.strip().splitlines()[-1])
+        outcome.figures.update(figures)
+        latency = figures["latency_ms"]
+        loss = figures["loss"]
+        expected, delivered = figures["deliveries_expected"], figures["deliveries"]
+        outcome.add(Line("commit-to-client p50", f"{latency['p50']:.1f} ms", f"p90 {latency['p90']:.1f} ms"))
+        outcome.add(Line("commit-to-client p99", f"{latency['p99']:.1f} ms", f"max {latency['max']} ms", None,
+                         "<= 100 ms", latency["p99"] <= 100))  # fmt: skip
+        outcome.add(Line("delivered / sent", f"{delivered:,} / {expected:,}",
+                         f"{loss['lost_deliveries']:,} lost; min per client {loss['min_received_fraction']}", None,
+                         "zero loss", loss["lost_deliveries"] == 0))  # fmt: skip
+        rate = figures.get("rate_achieved_per_s")
+        outcome.add(Line("messages sent", f"{figures['messages_sent']:,}",
+                         f"at {rate} msg/s (target {figures['rate_target_per_s']:.0f})"))  # fmt: skip
+        if figures.get("realtime_over_plain") is not None:
+            outcome.add(Line("writer cost of the realtime trigger: inserts/s with it / without",
+                             f"{figures['realtime_insert_per_s']:,.0f} / {figures['plain_insert_per_s']:,.0f}", "",
+                             figures["realtime_over_plain"]))  # fmt: skip
+        outcome.note = figures.get("send_path", "")
         return outcome
 
     # -- scenario 10: disk -----------------------------------------------
