@@ -60,8 +60,9 @@ def make_conversation(
     members = list(members)
     direct_key = None
     if kind == "direct":
-        direct_key = f"persona:{persona}:{subject.id}" if persona else "users:" + ":".join(
-            sorted(str(m.id) for m in members))
+        direct_key = (
+            f"persona:{persona}:{subject.id}" if persona else "users:" + ":".join(sorted(str(m.id) for m in members))
+        )
     [(conversation,)] = as_owner(
         database,
         """

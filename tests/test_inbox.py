@@ -97,22 +97,35 @@ def test_inbox_titles_avatars_and_previews_per_kind(api: Api, database):
 
     rows = {row["conversation_id"]: row for row in inbox(api, alice)}
     assert (rows[direct]["title"], rows[direct]["avatar_url"], rows[direct]["other_user_id"]) == (
-        "it_bob", "https://img.test/bob.png", str(bob.id))
+        "it_bob",
+        "https://img.test/bob.png",
+        str(bob.id),
+    )
     assert rows[direct]["last_message_preview"] == "x" * 100
     assert (rows[direct]["last_message_sender_kind"], rows[direct]["last_message_sender_name"]) == ("user", "it_bob")
     assert (rows[group]["title"], rows[group]["avatar_url"], rows[group]["member_role"]) == (
-        "Study group", "https://img.test/g.png", "member")
+        "Study group",
+        "https://img.test/g.png",
+        "member",
+    )
     assert (rows[group]["last_message_deleted"], rows[group]["last_message_preview"]) == (True, None)
     assert rows[group]["unread_count"] == 0
     assert (rows[support]["title"], rows[support]["support_status"]) == ("Help & Support", "open")
     assert rows[support]["unread_count"] == 0
     assert (rows[notices]["title"], rows[notices]["last_message_sender_kind"], rows[notices]["last_message_kind"]) == (
-        "Notices", "system", "notice")
+        "Notices",
+        "system",
+        "notice",
+    )
     assert rows[notices]["last_message_sender_name"] is None
     assert (rows[persona_direct]["title"], rows[persona_direct]["avatar_url"]) == (
-        "Support Team", "https://img.test/team.png")
+        "Support Team",
+        "https://img.test/team.png",
+    )
     assert (rows[persona_direct]["last_message_sender_name"], rows[persona_direct]["unread_count"]) == (
-        "Support Team", 1)
+        "Support Team",
+        1,
+    )
     # The staff side of support is not an inbox: the agent is no member of Alice's support conversation.
     assert inbox(api, agent) == []
 
@@ -196,8 +209,11 @@ def test_mute_until_a_time_unmute_and_notification_level(api: Api, database):
     assert level["notification_level"] == "mentions"
     assert inbox(api, alice)[0]["notification_level"] == "mentions"
     for bad_level in ("loud", None):
-        bad = refusal(lambda bad_level=bad_level: api.rpc(
-            "set_notification_level", {"conversation_id": conversation, "level": bad_level}, token=alice.token))
+        bad = refusal(
+            lambda bad_level=bad_level: api.rpc(
+                "set_notification_level", {"conversation_id": conversation, "level": bad_level}, token=alice.token
+            )
+        )
         assert (bad.status, bad.code, bad.details) == (400, "P0001", "invalid_notification_level")
     assert entry(database, conversation, alice)["notification_level"] == "mentions"
 
@@ -239,7 +255,7 @@ def test_concurrent_pins_never_pass_the_cap(api: Api, database):
         try:
             api.rpc("pin_conversation", {"conversation_id": conversation}, token=alice.token)
             outcomes.append("pinned")
-        except Exception as error:  # noqa: BLE001 - the refusal is the outcome under test
+        except Exception as error:
             outcomes.append(getattr(error, "details", repr(error)))
 
     threads = [threading.Thread(target=pin, args=(c,)) for c in conversations[8:]]
@@ -269,15 +285,19 @@ def test_state_rpcs_refuse_non_members_and_bad_flags(api: Api, database):
         for caller in (stranger, owner):
             hidden = refusal(lambda f=function, a=args, c=caller: api.rpc(f, a, token=c.token))
             assert (hidden.status, hidden.code, hidden.details) == (404, "PT404", "conversation_not_found")
-        missing = refusal(lambda f=function, a=args: api.rpc(
-            f, {**a, "conversation_id": "00000000-0000-4000-8000-000000000000"}, token=alice.token))
+        missing = refusal(
+            lambda f=function, a=args: api.rpc(
+                f, {**a, "conversation_id": "00000000-0000-4000-8000-000000000000"}, token=alice.token
+            )
+        )
         assert (missing.status, missing.details) == (404, "conversation_not_found")
         anonymous = refusal(lambda f=function, a=args: api.rpc(f, a))
         assert (anonymous.status, anonymous.code) == (401, "42501")
     for function, flag in (("archive_conversation", "archived"), ("pin_conversation", "pinned"),
                            ("hide_conversation", "hidden")):  # fmt: skip
-        bad = refusal(lambda f=function, flag=flag: api.rpc(f, {"conversation_id": conversation, flag: None},
-                                                            token=alice.token))
+        bad = refusal(
+            lambda f=function, flag=flag: api.rpc(f, {"conversation_id": conversation, flag: None}, token=alice.token)
+        )
         assert (bad.status, bad.code, bad.details) == (400, "P0001", "invalid_flag")
     assert entry(database, conversation, alice) == entry(database, conversation, bob)
 

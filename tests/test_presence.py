@@ -56,7 +56,8 @@ def test_stale_and_missing_heartbeats_read_as_offline(api: Api, database):
 
 def test_presence_is_hidden_from_strangers_blocked_users_and_when_the_user_hides_it(api: Api, database):
     owner, alice, bob, carol, stranger, friend = (
-        database.create_user(n) for n in ("ph_owner", "ph_alice", "ph_bob", "ph_carol", "ph_stranger", "ph_friend"))
+        database.create_user(n) for n in ("ph_owner", "ph_alice", "ph_bob", "ph_carol", "ph_stranger", "ph_friend")
+    )
     organization_with(api, database, owner, member=alice, member2=bob, member3=carol)
     for user in (alice, bob, carol, stranger, friend):
         api.rpc("heartbeat", token=user.token)

@@ -76,29 +76,38 @@ def test_watermark_refusals_never_reveal_conversations_or_messages(api: Api, dat
     elsewhere = post(database, other, bob)
 
     for function in ("mark_delivered", "mark_read", "mark_unread"):
-        outsider = refusal(lambda f=function: api.rpc(f, {"conversation_id": conversation, "message_id": mine},
-                                                      token=stranger.token))
+        outsider = refusal(
+            lambda f=function: api.rpc(f, {"conversation_id": conversation, "message_id": mine}, token=stranger.token)
+        )
         assert (outsider.status, outsider.code, outsider.details) == (404, "PT404", "conversation_not_found")
         # The organization owner is not a member of this conversation: same answer.
-        admin = refusal(lambda f=function: api.rpc(f, {"conversation_id": conversation, "message_id": mine},
-                                                   token=owner.token))
+        admin = refusal(
+            lambda f=function: api.rpc(f, {"conversation_id": conversation, "message_id": mine}, token=owner.token)
+        )
         assert (admin.status, admin.details) == (404, "conversation_not_found")
-        missing = refusal(lambda f=function: api.rpc(
-            f, {"conversation_id": "00000000-0000-4000-8000-000000000000", "message_id": mine}, token=alice.token))
+        missing = refusal(
+            lambda f=function: api.rpc(
+                f, {"conversation_id": "00000000-0000-4000-8000-000000000000", "message_id": mine}, token=alice.token
+            )
+        )
         assert (missing.status, missing.details) == (404, "conversation_not_found")
-        foreign = refusal(lambda f=function: api.rpc(f, {"conversation_id": conversation, "message_id": elsewhere},
-                                                     token=alice.token))
+        foreign = refusal(
+            lambda f=function: api.rpc(f, {"conversation_id": conversation, "message_id": elsewhere}, token=alice.token)
+        )
         assert (foreign.status, foreign.code, foreign.details) == (404, "PT404", "message_not_found")
-        unknown = refusal(lambda f=function: api.rpc(f, {"conversation_id": conversation, "message_id": 10**12},
-                                                     token=alice.token))
+        unknown = refusal(
+            lambda f=function: api.rpc(f, {"conversation_id": conversation, "message_id": 10**12}, token=alice.token)
+        )
         assert unknown.details == "message_not_found"
-        bad = refusal(lambda f=function: api.rpc(f, {"conversation_id": conversation, "message_id": 0},
-                                                 token=alice.token))
+        bad = refusal(
+            lambda f=function: api.rpc(f, {"conversation_id": conversation, "message_id": 0}, token=alice.token)
+        )
         assert (bad.status, bad.code, bad.details) == (400, "P0001", "invalid_message_id")
         anonymous = refusal(lambda f=function: api.rpc(f, {"conversation_id": conversation, "message_id": mine}))
         assert (anonymous.status, anonymous.code) == (401, "42501")
-    missing_id = refusal(lambda: api.rpc("mark_delivered", {"conversation_id": conversation, "message_id": None},
-                                         token=alice.token))
+    missing_id = refusal(
+        lambda: api.rpc("mark_delivered", {"conversation_id": conversation, "message_id": None}, token=alice.token)
+    )
     assert missing_id.details == "invalid_message_id"
     assert entry(database, conversation, alice)["last_read_message_id"] == 0
 
@@ -110,8 +119,9 @@ def test_messages_before_a_since_joined_cut_off_are_neither_markable_nor_unread(
     before = post(database, conversation, bob, "before alice")
     add_member(database, conversation, alice)
     after = post(database, conversation, bob, "after alice")
-    hidden = refusal(lambda: api.rpc("mark_read", {"conversation_id": conversation, "message_id": before},
-                                     token=alice.token))
+    hidden = refusal(
+        lambda: api.rpc("mark_read", {"conversation_id": conversation, "message_id": before}, token=alice.token)
+    )
     assert (hidden.status, hidden.details) == (404, "message_not_found")
     # Even with a read watermark forced below the cut-off, only the visible message is unread.
     as_owner(database, "update inbox_entries set last_read_message_id = 0 where user_id = %s", (alice.id,))
@@ -174,13 +184,24 @@ def test_counts_and_badge_honour_mute_archive_hide_and_notification_level(api: A
 
     rows = counts(api, alice)
     assert {key: rows[key]["badge_count"] for key in rows} == {
-        plain: 2, muted: 0, mentions_only: 1, silent: 0, archived: 0, hidden: 0}
+        plain: 2,
+        muted: 0,
+        mentions_only: 1,
+        silent: 0,
+        archived: 0,
+        hidden: 0,
+    }
     assert all(rows[key]["unread_count"] == 2 and rows[key]["mention_count"] == 1 for key in rows)
     assert (rows[muted]["muted"], rows[silent]["notification_level"]) == (True, "none")
     assert (rows[archived]["archived"], rows[hidden]["hidden"]) == (True, True)
     total = api.rpc("get_unread_total", token=alice.token)
-    assert total == {"unread_count": 3, "mention_count": 2, "unread_conversations": 2, "capped": False,
-                     "excluded_unread_conversations": 4}
+    assert total == {
+        "unread_count": 3,
+        "mention_count": 2,
+        "unread_conversations": 2,
+        "capped": False,
+        "excluded_unread_conversations": 4,
+    }
     # A new message brings the archived (not muted) and the hidden conversation back into the badge.
     post(database, archived, bob, "back")
     post(database, hidden, bob, "back")
@@ -194,8 +215,12 @@ def test_unread_total_reports_capped_counts(api: Api, database):
     conversation = make_conversation(database, organization, [alice, bob])
     post_many(database, conversation, bob, 120)
     assert api.rpc("get_unread_total", token=alice.token) == {
-        "unread_count": 100, "mention_count": 0, "unread_conversations": 1, "capped": True,
-        "excluded_unread_conversations": 0}
+        "unread_count": 100,
+        "mention_count": 0,
+        "unread_conversations": 1,
+        "capped": True,
+        "excluded_unread_conversations": 0,
+    }
     assert api.rpc("get_unread_total", token=owner.token)["unread_count"] == 0
     anonymous = refusal(lambda: api.rpc("get_unread_total"))
     assert (anonymous.status, anonymous.code) == (401, "42501")
@@ -204,7 +229,8 @@ def test_unread_total_reports_capped_counts(api: Api, database):
 
 def test_receipts_list_delivered_and_read_members_and_respect_read_receipt_privacy(api: Api, database):
     owner, alice, bob, carol, dave, late = (
-        database.create_user(n) for n in ("rc_owner", "rc_alice", "rc_bob", "rc_carol", "rc_dave", "rc_late"))
+        database.create_user(n) for n in ("rc_owner", "rc_alice", "rc_bob", "rc_carol", "rc_dave", "rc_late")
+    )
     organization = organization_with(api, database, owner, member=alice, member2=bob, member3=carol, member4=dave,
                                      member5=late)  # fmt: skip
     conversation = make_conversation(database, organization, [alice, bob, carol, dave])
@@ -230,8 +256,11 @@ def test_receipts_list_delivered_and_read_members_and_respect_read_receipt_priva
 
     # Paging by user id.
     first = api.rpc("get_message_receipts", {"message_id": message, "page_size": 1}, token=alice.token)
-    rest = api.rpc("get_message_receipts", {"message_id": message, "page_size": 1,
-                                            "after_user_id": first[0]["user_id"]}, token=alice.token)
+    rest = api.rpc(
+        "get_message_receipts",
+        {"message_id": message, "page_size": 1, "after_user_id": first[0]["user_id"]},
+        token=alice.token,
+    )
     assert sorted([first[0]["user_id"], rest[0]["user_id"]]) == sorted(receipts)
 
 
@@ -241,13 +270,15 @@ def test_receipts_are_only_for_readers_of_the_message(api: Api, database):
     conversation = make_conversation(database, organization, [alice, bob])
     message = post(database, conversation, alice)
     for caller in (stranger, owner):
-        hidden = refusal(lambda caller=caller: api.rpc("get_message_receipts", {"message_id": message},
-                                                       token=caller.token))
+        hidden = refusal(
+            lambda caller=caller: api.rpc("get_message_receipts", {"message_id": message}, token=caller.token)
+        )
         assert (hidden.status, hidden.code, hidden.details) == (404, "PT404", "message_not_found")
     missing = refusal(lambda: api.rpc("get_message_receipts", {"message_id": 10**12}, token=alice.token))
     assert missing.details == "message_not_found"
-    too_many = refusal(lambda: api.rpc("get_message_receipts", {"message_id": message, "page_size": 501},
-                                       token=alice.token))
+    too_many = refusal(
+        lambda: api.rpc("get_message_receipts", {"message_id": message, "page_size": 501}, token=alice.token)
+    )
     assert (too_many.status, too_many.details) == (400, "invalid_page_size")
     assert refusal(lambda: api.rpc("get_message_receipts", {"message_id": message})).status == 401
     assert api.rpc("get_message_receipts", {"message_id": message}, token=bob.token) == []
@@ -266,7 +297,7 @@ def test_concurrent_mark_read_calls_leave_the_greatest_id(api: Api, database):
         barrier.wait()
         try:
             api.rpc("mark_read", {"conversation_id": conversation, "message_id": message_id}, token=alice.token)
-        except Exception as error:  # noqa: BLE001 - collected and asserted below
+        except Exception as error:
             errors.append(error)
 
     threads = [threading.Thread(target=read, args=(message_id,)) for message_id in reversed(ids)]
