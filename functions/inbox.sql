@@ -8,21 +8,6 @@
 -- muted conversation stays archived. Archiving or hiding unpins; pinning
 -- unarchives and unhides.
 
-create or replace function parley_internal.conversation_newest_message_id(conversation_id uuid)
-returns bigint
-language sql
-stable
-security definer
-set search_path = ''
-as $$
-  select coalesce((select msg.id from public.messages msg
-                   where msg.conversation_id = conversation_newest_message_id.conversation_id
-                   order by msg.id desc limit 1), 0)
-$$;
-comment on function parley_internal.conversation_newest_message_id(uuid) is
-  'The conversation''s newest message id (tombstones included), 0 if none: one backward probe of messages (conversation_id, id).';
-select parley_internal.restrict_function('parley_internal.conversation_newest_message_id(uuid)', '{}');
-
 create or replace function parley_internal.require_flag(flag boolean, name text)
 returns void
 language plpgsql
@@ -59,7 +44,7 @@ begin
   update public.inbox_entries e
   set archived_at_message_id = case
         when archive_conversation.archived
-          then parley_internal.conversation_newest_message_id(archive_conversation.conversation_id) end,
+          then parley_internal.newest_message_id(archive_conversation.conversation_id) end,
       pinned_at = case when archive_conversation.archived then null else e.pinned_at end,
       updated_at = pg_catalog.now()
   where e.user_id = caller and e.conversation_id = archive_conversation.conversation_id
@@ -177,7 +162,7 @@ begin
   update public.inbox_entries e
   set hidden_at_message_id = case
         when hide_conversation.hidden
-          then parley_internal.conversation_newest_message_id(hide_conversation.conversation_id) end,
+          then parley_internal.newest_message_id(hide_conversation.conversation_id) end,
       pinned_at = case when hide_conversation.hidden then null else e.pinned_at end,
       updated_at = pg_catalog.now()
   where e.user_id = caller and e.conversation_id = hide_conversation.conversation_id

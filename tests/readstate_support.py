@@ -3,8 +3,8 @@
 Fixtures are written as the database owner (conversations, rosters, inbox
 entries, messages, mentions) so that each test controls exactly which rows
 exist; the behaviour under test always goes through the request path (``api``).
-Joining mirrors ``parley_internal.add_conversation_member``: a new member's
-watermarks start at the conversation's newest message.
+Joining goes through ``parley_internal.add_conversation_member`` (functions/conversations.sql):
+a new member's watermarks start at the conversation's newest message.
 """
 
 from __future__ import annotations
@@ -18,23 +18,9 @@ from parley.testing import TestDatabase, TestUser
 
 
 def add_member(database: TestDatabase, conversation: str, user: TestUser, role: str = "member") -> None:
-    """Put ``user`` on the roster with an inbox entry, as add_conversation_member does."""
+    """Put ``user`` on the roster with an inbox entry through parley_internal.add_conversation_member."""
     as_owner(
-        database,
-        """
-        with newest as (
-          select coalesce(max(id), 0) as id from messages where conversation_id = %(c)s
-        ), roster as (
-          insert into conversation_members (conversation_id, user_id, role, visible_from_message_id)
-          select %(c)s, %(u)s, %(r)s,
-                 case when c.history_visibility = 'since_joined' then newest.id else 0 end
-          from conversations c, newest where c.id = %(c)s
-          returning conversation_id, user_id
-        )
-        insert into inbox_entries (user_id, conversation_id, last_delivered_message_id, last_read_message_id)
-        select roster.user_id, roster.conversation_id, newest.id, newest.id from roster, newest
-        """,
-        {"c": conversation, "u": user.id, "r": role},
+        database, "select parley_internal.add_conversation_member(%s, %s, %s, null)", (conversation, user.id, role)
     )
 
 
