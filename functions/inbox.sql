@@ -256,6 +256,7 @@ language plpgsql
 stable
 security definer
 set search_path = ''
+set jit = off
 as $$
 #variable_conflict use_column
 declare

@@ -233,6 +233,7 @@ language sql
 stable
 security definer
 set search_path = ''
+set jit = off
 as $$
   select e.conversation_id, c.organization_id,
          least(u.n, 100), u.n > 100, least(mn.n, 100), mn.n > 100,
@@ -309,6 +310,7 @@ language plpgsql
 stable
 security definer
 set search_path = ''
+set jit = off
 as $$
 declare
   caller uuid := parley_internal.require_user();
@@ -332,6 +334,7 @@ language plpgsql
 stable
 security definer
 set search_path = ''
+set jit = off
 as $$
 declare
   caller uuid := parley_internal.require_user();
@@ -363,6 +366,7 @@ language plpgsql
 stable
 security definer
 set search_path = ''
+set jit = off
 as $$
 #variable_conflict use_column
 declare
