@@ -312,9 +312,8 @@ begin
              as is_archived,
            x.hidden_at_message_id is not null and x.newest_id <= x.hidden_at_message_id as is_hidden,
            case when x.pinned_at is not null then 1 else 0 end as pinned_rank,
-           greatest(x.newest_id, x.joined_at_message_id) as activity,
-           -- Half steps: joining after message N ranks above message N itself.
-           greatest(2 * x.newest_id, 2 * x.joined_at_message_id + 1) as activity_rank
+           -- Unique per conversation of one user: its own newest message id, or the user's own join tick.
+           greatest(x.newest_id, x.joined_at_message_id) as activity
     from entries x
   ),
   page as (
@@ -323,8 +322,8 @@ begin
       and case when get_inbox.archived_only then f.is_archived
                else get_inbox.include_archived or not f.is_archived end
       and (cursor_parts is null
-           or (f.pinned_rank, f.activity_rank, f.conversation_id) < (cursor_pinned, cursor_activity, cursor_conversation))
-    order by f.pinned_rank desc, f.activity_rank desc, f.conversation_id desc
+           or (f.pinned_rank, f.activity, f.conversation_id) < (cursor_pinned, cursor_activity, cursor_conversation))
+    order by f.pinned_rank desc, f.activity desc, f.conversation_id desc
     limit get_inbox.page_size
   )
   -- Only the page's rows get previews, titles and counts.
@@ -360,7 +359,7 @@ begin
          p.last_read_message_id, p.last_delivered_message_id,
          p.pinned_at is not null, p.pinned_at, p.is_archived, p.is_muted, p.muted_until, p.is_hidden,
          p.notification_level, p.activity,
-         p.pinned_rank::text || '.' || p.activity_rank::text || '.' || p.conversation_id::text
+         p.pinned_rank::text || '.' || p.activity::text || '.' || p.conversation_id::text
   from page p
   -- The last message, if the member can see it (primary key lookup).
   left join public.messages lm on lm.id = p.newest_id and p.newest_id > p.visible_from_message_id
@@ -397,7 +396,7 @@ begin
       limit 101
     ) capped
   ) mn
-  order by p.pinned_rank desc, p.activity_rank desc, p.conversation_id desc;
+  order by p.pinned_rank desc, p.activity desc, p.conversation_id desc;
 end
 $$;
 comment on function parley_internal.get_inbox(integer, text, boolean, boolean, boolean, uuid) is
