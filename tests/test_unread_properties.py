@@ -129,7 +129,7 @@ def recount_as_owner(database, user: Any, conversations: list[str]) -> dict[str,
     return {conversation: (unread, mentions) for conversation, unread, mentions in rows}
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(steps=st.lists(operations, min_size=1, max_size=25), shared=st.tuples(st.booleans(), st.booleans()))
 def test_unread_and_mention_counts_equal_a_recount_after_any_interleaving(api: Api, database, people, steps, shared):
     organization, users = people
