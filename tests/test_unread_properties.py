@@ -63,9 +63,7 @@ class Model:
 
     def expected(self, conversation: int, user: int) -> tuple[int, int]:
         floor = max(self.read[conversation][user], self.members[conversation][user])
-        unread = [
-            m for m in self.in_conversation(conversation) if m.id > floor and not m.deleted and m.sender != user
-        ]
+        unread = [m for m in self.in_conversation(conversation) if m.id > floor and not m.deleted and m.sender != user]
         return min(len(unread), 100), min(sum(user in m.mentions for m in unread), 100)
 
 
@@ -88,8 +86,7 @@ def people(api: Api, database) -> tuple[str, list[Any]]:
     )
     as_owner(
         database,
-        "update organization_settings set send_rate_per_minute = 100000, send_burst = 10000 "
-        "where organization_id = %s",
+        "update organization_settings set send_rate_per_minute = 100000, send_burst = 10000 where organization_id = %s",
         (organization,),
     )
     return organization, users
@@ -154,9 +151,7 @@ def test_unread_and_mention_counts_equal_a_recount_after_any_interleaving(api: A
     for step in steps:
         apply(api, model, users, conversations, step)
         for number, user in enumerate(users):
-            expected = {
-                conversations[c]: model.expected(c, number) for c in range(2) if number in model.members[c]
-            }
+            expected = {conversations[c]: model.expected(c, number) for c in range(2) if number in model.members[c]}
             assert counts_by_api(api, user, conversations) == expected, step
             assert recount_as_owner(database, user, conversations) == expected, step
             assert counts_by_inbox(api, user, conversations) == expected, step
