@@ -14,6 +14,7 @@ from readstate_support import add_member, entry, inbox, make_conversation, post,
 
 
 def ids(rows: list[dict]) -> list[str]:
+    """The conversation ids of inbox rows, in order."""
     return [row["conversation_id"] for row in rows]
 
 

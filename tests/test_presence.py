@@ -11,6 +11,7 @@ from parley.db import Api
 
 
 def presence_of(api: Api, viewer, *users) -> dict[str, dict]:
+    """get_presence of ``users`` as ``viewer``, keyed by user id."""
     rows = api.rpc("get_presence", {"user_ids": [str(user.id) for user in users]}, token=viewer.token)
     return {row["user_id"]: row for row in rows}
 

@@ -28,6 +28,8 @@ USERS = 5  # index 0 is the organization owner, who creates and owns both groups
 
 @dataclass
 class Message:
+    """A message as the model sees it."""
+
     id: int
     conversation: int
     sender: int
@@ -93,18 +95,21 @@ def people(api: Api, database) -> tuple[str, list[Any]]:
 
 
 def counts_by_api(api: Api, user: Any, conversations: list[str]) -> dict[str, tuple[int, int]]:
+    """(unread, mentions) per conversation from get_unread_counts."""
     rows = api.rpc("get_unread_counts", token=user.token)
     return {r["conversation_id"]: (r["unread_count"], r["mention_count"]) for r in rows if r["conversation_id"] in
             conversations}  # fmt: skip
 
 
 def counts_by_inbox(api: Api, user: Any, conversations: list[str]) -> dict[str, tuple[int, int]]:
+    """(unread, mentions) per conversation from the first get_inbox page (the example's groups are the newest)."""
     rows = api.rpc("get_inbox", {"page_size": 10}, token=user.token)
     return {r["conversation_id"]: (r["unread_count"], r["mention_count"]) for r in rows if r["conversation_id"] in
             conversations}  # fmt: skip
 
 
 def recount_as_owner(database, user: Any, conversations: list[str]) -> dict[str, tuple[int, int]]:
+    """(unread, mentions) per conversation recounted from the tables as the database owner, without a cap probe."""
     rows = as_owner(
         database,
         """
