@@ -382,6 +382,7 @@ begin
         and msg.id > greatest(p.last_read_message_id, p.visible_from_message_id)
         and msg.deleted_at is null
         and msg.sender_id is distinct from caller
+        and (msg.sender_kind <> 'system' or (msg.metadata ->> 'actor_id') is distinct from caller::text)
       limit 101
     ) capped
   ) u

@@ -11,7 +11,8 @@
 -- Unread, for member U of conversation C:
 --   messages of C with id > greatest(U's last_read_message_id,
 --   U's visible_from_message_id), not deleted, not sent by U (persona and
---   system messages count). Mention unread: message_mentions rows of U in C
+--   system messages count, except a system message whose metadata.actor_id
+--   is U: their own group change). Mention unread: message_mentions rows of U in C
 --   with message_id past the same watermark, whose message is not deleted and
 --   not sent by U (so mentions are always a subset of unread).
 --
@@ -267,6 +268,8 @@ as $$
         and msg.id > greatest(e.last_read_message_id, m.visible_from_message_id)
         and msg.deleted_at is null
         and msg.sender_id is distinct from e.user_id
+        -- A system message about the member's own group change ("You added Bob") is not news to them.
+        and (msg.sender_kind <> 'system' or (msg.metadata ->> 'actor_id') is distinct from e.user_id::text)
       limit 101
     ) capped
   ) u

@@ -308,3 +308,22 @@ def test_concurrent_mark_read_calls_leave_the_greatest_id(api: Api, database):
     assert errors == []
     assert entry(database, conversation, alice)["last_read_message_id"] == max(ids)
     assert counts(api, alice)[conversation]["unread_count"] == 0
+
+
+def test_group_change_system_messages_are_unread_for_others_but_not_for_whoever_made_the_change(api: Api, database):
+    """The conversation RPCs post "Ann added Bob" system messages (metadata.actor_id): unread for the other members,
+    never for the actor."""
+    owner, alice, bob = (database.create_user(n) for n in ("gs_owner", "gs_alice", "gs_bob"))
+    organization = organization_with(api, database, owner, member=alice, member2=bob)
+    group = api.rpc(
+        "create_group_conversation",
+        {"organization_id": organization, "title": "Changes", "member_ids": [str(alice.id)]},
+        token=owner.token,
+    )["id"]
+    assert (counts(api, owner)[group]["unread_count"], counts(api, alice)[group]["unread_count"]) == (0, 1)
+    api.rpc("add_conversation_members", {"conversation_id": group, "user_ids": [str(bob.id)]}, token=owner.token)
+    assert [counts(api, user)[group]["unread_count"] for user in (owner, alice, bob)] == [0, 2, 1]
+    api.rpc("leave_conversation", {"conversation_id": group}, token=alice.token)
+    assert [counts(api, user)[group]["unread_count"] for user in (owner, bob)] == [1, 2]
+    [row] = [r for r in api.rpc("get_inbox", token=bob.token) if r["conversation_id"] == group]
+    assert (row["unread_count"], row["last_message_sender_kind"], row["last_message_kind"]) == (2, "system", "system")

@@ -32,9 +32,10 @@ class Message:
 
     id: int
     conversation: int
-    sender: int
+    sender: int  # for a system message: the user whose group change it announces (-1 if none of ours)
     mentions: set[int]
     deleted: bool = False
+    system: bool = False
 
 
 @dataclass
@@ -47,15 +48,16 @@ class Model:
     messages: list[Message] = field(default_factory=list)
 
     def in_conversation(self, conversation: int) -> list[Message]:
-        return [m for m in self.messages if m.conversation == conversation]
+        return sorted((m for m in self.messages if m.conversation == conversation), key=lambda m: m.id)
 
     def newest(self, conversation: int) -> int:
         return max((m.id for m in self.in_conversation(conversation)), default=0)
 
-    def join(self, conversation: int, user: int) -> None:
+    def join(self, conversation: int, user: int, newest: int | None = None) -> None:
+        """Add a member whose watermarks (and since_joined cut-off) start at ``newest`` (default: the newest now)."""
         if user in self.members[conversation]:
             return
-        newest = self.newest(conversation)
+        newest = self.newest(conversation) if newest is None else newest
         self.members[conversation][user] = 0 if self.shared[conversation] else newest
         self.read[conversation][user] = newest
 
@@ -117,7 +119,8 @@ def recount_as_owner(database, user: Any, conversations: list[str]) -> dict[str,
                least((select count(*) from messages msg
                       where msg.conversation_id = e.conversation_id
                         and msg.id > e.last_read_message_id and msg.id > m.visible_from_message_id
-                        and msg.deleted_at is null and (msg.sender_id is null or msg.sender_id <> e.user_id)), 100),
+                        and msg.deleted_at is null and (msg.sender_id is null or msg.sender_id <> e.user_id)
+                        and not (msg.sender_kind = 'system' and msg.metadata ->> 'actor_id' = e.user_id::text)), 100),
                least((select count(*) from message_mentions mm join messages msg on msg.id = mm.message_id
                       where mm.user_id = e.user_id and mm.conversation_id = e.conversation_id
                         and mm.message_id > e.last_read_message_id and mm.message_id > m.visible_from_message_id
@@ -150,11 +153,16 @@ def test_unread_and_mention_counts_equal_a_recount_after_any_interleaving(api: A
             token=users[0].token,
         )
         conversations.append(created["id"])
-        for user in [0] + [users.index(u) for u in initial]:
-            model.join(index, user)
+        # create_group_conversation: owner joins, "prop0 created the group", members join, "prop0 added ...".
+        model.join(index, 0)
+        sync_system_messages(database, model, users, conversations)
+        created_message = model.in_conversation(index)[0].id
+        for user in [users.index(u) for u in initial]:
+            model.join(index, user, newest=created_message)
 
     for step in steps:
         apply(api, model, users, conversations, step)
+        sync_system_messages(database, model, users, conversations)
         for number, user in enumerate(users):
             expected = {conversations[c]: model.expected(c, number) for c in range(2) if number in model.members[c]}
             assert counts_by_api(api, user, conversations) == expected, step
@@ -211,8 +219,9 @@ def apply(api: Api, model: Model, users: list[Any], conversations: list[str], st
         if not in_conversation:
             return
         target = in_conversation[choice % len(in_conversation)]
-        # The author deletes their own message while still a member; otherwise the group owner moderates.
-        actor = target.sender if target.sender in model.members[c] else 0
+        # The author deletes their own message while still a member; otherwise (and for system messages) the group
+        # owner moderates.
+        actor = target.sender if not target.system and target.sender in model.members[c] else 0
         call = lambda: api.rpc("delete_message", {"message_id": target.id}, token=users[actor].token)  # noqa: E731
         if target.deleted:
             expect_refusal(call, 409, "already_deleted")
@@ -233,6 +242,25 @@ def apply(api: Api, model: Model, users: list[Any], conversations: list[str], st
             return
         call()
         model.leave(c, user)
+
+
+def sync_system_messages(database, model: Model, users: list[Any], conversations: list[str]) -> None:
+    """Add the group-change system messages the conversation RPCs posted since the last step to the model."""
+    known = [m.id for m in model.messages]
+    rows = as_owner(
+        database,
+        """
+        select id, conversation_id::text, metadata ->> 'actor_id' from messages
+        where conversation_id = any(%s::uuid[]) and sender_kind = 'system' and id <> all(%s::bigint[])
+        order by id
+        """,
+        (conversations, known),
+    )
+    by_id = {str(user.id): number for number, user in enumerate(users)}
+    for message_id, conversation, actor in rows:
+        model.messages.append(
+            Message(message_id, conversations.index(conversation), by_id.get(actor, -1), set(), system=True)
+        )
 
 
 def expect_refusal(call, status: int, reason: str | None = None) -> None:
