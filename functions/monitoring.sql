@@ -188,7 +188,7 @@ select parley_internal.publish_function('parley_internal.get_active_conversation
 -- the last reply, a reply being a message from any other user (staff) or
 -- from a persona; system messages are not replies, deleted messages wait for
 -- nobody.
-create or replace function parley_internal.get_support_queue(organization_id uuid, page_size integer default 100)
+create or replace function parley_internal.get_support_backlog(organization_id uuid, page_size integer default 100)
 returns table (
   conversation_id uuid,
   subject_user_id uuid,
@@ -205,8 +205,8 @@ security definer
 set search_path = ''
 as $$
 begin
-  perform parley_internal.require_page_size(get_support_queue.page_size, 500);
-  perform parley_internal.require_monitoring_reader(get_support_queue.organization_id);
+  perform parley_internal.require_page_size(get_support_backlog.page_size, 500);
+  perform parley_internal.require_monitoring_reader(get_support_backlog.organization_id);
   return query
   select c.id, c.subject_user_id, c.support_status, c.support_assignee_id, reply.id, waiting.id, waiting.created_at,
          pg_catalog.floor(extract(epoch from pg_catalog.now() - waiting.created_at))::bigint
@@ -223,15 +223,15 @@ begin
       and w.sender_kind = 'user' and w.sender_id = c.subject_user_id and w.deleted_at is null
     order by w.id limit 1
   ) as waiting on true
-  where c.organization_id = get_support_queue.organization_id
+  where c.organization_id = get_support_backlog.organization_id
     and c.kind = 'support' and c.support_status <> 'resolved'
   order by waiting.id nulls last, c.id
-  limit get_support_queue.page_size;
+  limit get_support_backlog.page_size;
 end
 $$;
-comment on function parley_internal.get_support_queue(uuid, integer) is
+comment on function parley_internal.get_support_backlog(uuid, integer) is
   'Operators: open (not resolved) support conversations, longest-waiting first, each with its oldest unanswered message (the subject user''s first message after the last staff or persona reply) and how long it has waited; null when answered. At most page_size (1-500) rows.';
-select parley_internal.publish_function('parley_internal.get_support_queue(uuid, integer)', '{authenticated,service_role}');
+select parley_internal.publish_function('parley_internal.get_support_backlog(uuid, integer)', '{authenticated,service_role}');
 
 create or replace function parley_internal.get_refusal_counts(organization_id uuid, window_minutes integer default 60)
 returns table (sqlstate text, reason text, refusals bigint)
@@ -297,7 +297,7 @@ begin
          pg_catalog.min(q.unanswered_message_id), pg_catalog.min(q.unanswered_since)
     into open_support_conversations, unanswered_support_conversations, oldest_unanswered_message_id,
          oldest_unanswered_since
-  from parley_internal.get_support_queue(get_monitoring_summary.organization_id, 500) as q;
+  from parley_internal.get_support_backlog(get_monitoring_summary.organization_id, 500) as q;
   select coalesce(pg_catalog.sum(r.refusals), 0)::bigint into refusals_last_hour
   from parley_internal.get_refusal_counts(get_monitoring_summary.organization_id, 60) as r;
 end
