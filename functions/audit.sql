@@ -2,11 +2,13 @@
 -- row triggers, the staff-read trace, and chain verification (issue 5).
 --
 -- Writing an entry (parley_internal.audit_append):
---   1. lock the chain's head row (insert ... on conflict do update), which
---      serializes the writers of one chain until commit and nothing else;
+--   1. lock the chain's head row (SELECT ... FOR UPDATE, once per chain per
+--      transaction), which serializes the writers of one chain until commit
+--      and nothing else;
 --   2. number the entry (chain_seq = head + 1) and take its id;
 --   3. hash = sha256(head hash || canonical content);
---   4. insert the entry and move the head.
+--   4. insert the entry; the transaction's head moves in a local setting and
+--      the head row is written once, at commit (deferred trigger).
 -- Verification recomputes every hash of a chain in order and compares the
 -- last one with the head. See docs/audit.md.
 
@@ -103,6 +105,26 @@ comment on function parley_internal.audit_entry_hash(bytea, public.audit_log) is
   'sha256(previous_hash || canonical content of the entry): the hash an audit entry must carry.';
 select parley_internal.restrict_function('parley_internal.audit_entry_hash(bytea, public.audit_log)', '{}');
 
+-- The head of a chain as this transaction sees it: the transaction's own
+-- newest entry of the chain if it appended one (kept in the transaction-local
+-- setting parley.audit_heads, {"<chain>": {"seq", "hash", "id"}}), else the
+-- committed head row. The head row is written once per chain per transaction,
+-- at commit, by the deferred trigger audit_log_move_head: a bulk change that
+-- appends thousands of entries does not update (and walk) one row thousands
+-- of times. The setting follows savepoints: a rolled-back subtransaction takes
+-- its entries and its head changes with it.
+create or replace function parley_internal.audit_pending_head(chain text)
+returns jsonb
+language sql
+stable
+set search_path = ''
+as $$
+  select nullif(pg_catalog.current_setting('parley.audit_heads', true), '')::jsonb -> audit_pending_head.chain
+$$;
+comment on function parley_internal.audit_pending_head(text) is
+  'This transaction''s newest audit entry of the chain ({seq, hash, id}), or null if it appended none.';
+select parley_internal.restrict_function('parley_internal.audit_pending_head(text)', '{}');
+
 create or replace function parley_internal.audit_append(
   organization_id uuid,
   subject_user_id uuid,
@@ -121,20 +143,33 @@ set search_path = ''
 as $$
 declare
   entry public.audit_log;
-  head parley_internal.audit_chain_heads;
+  pending jsonb;
+  previous_seq bigint;
+  previous_hash bytea;
   context record;
 begin
   entry.chain := case
     when audit_append.organization_id is not null then 'organization:' || audit_append.organization_id::text
     when audit_append.subject_user_id is not null then 'user:' || audit_append.subject_user_id::text
     else 'global' end;
-  -- Lock the head (creating it for a new chain): writers of this chain queue here until commit.
-  insert into parley_internal.audit_chain_heads as h (chain) values (entry.chain)
-  on conflict (chain) do update set chain = excluded.chain
-  returning * into head;
+  pending := parley_internal.audit_pending_head(entry.chain);
+  if pending is null then
+    -- First entry of this chain in this transaction: lock the head row (creating it for a new chain).
+    -- Writers of one chain queue here until commit; writers of other chains never wait.
+    select h.last_seq, h.last_hash into previous_seq, previous_hash
+    from parley_internal.audit_chain_heads h where h.chain = entry.chain for update;
+    if not found then
+      insert into parley_internal.audit_chain_heads (chain) values (entry.chain) on conflict (chain) do nothing;
+      select h.last_seq, h.last_hash into strict previous_seq, previous_hash
+      from parley_internal.audit_chain_heads h where h.chain = entry.chain for update;
+    end if;
+  else
+    previous_seq := (pending ->> 'seq')::bigint;
+    previous_hash := pg_catalog.decode(pending ->> 'hash', 'hex');
+  end if;
   context := parley_internal.audit_request_context();
   entry.id := pg_catalog.nextval('public.audit_log_id_seq');
-  entry.chain_seq := head.last_seq + 1;
+  entry.chain_seq := previous_seq + 1;
   entry.organization_id := audit_append.organization_id;
   entry.subject_user_id := case when audit_append.organization_id is null then audit_append.subject_user_id end;
   entry.actor_id := auth.uid();
@@ -148,17 +183,50 @@ begin
   entry.object_id := audit_append.object_id;
   entry.old_values := audit_append.old_values;
   entry.new_values := audit_append.new_values;
-  entry.hash := parley_internal.audit_entry_hash(head.last_hash, entry);
+  entry.hash := parley_internal.audit_entry_hash(previous_hash, entry);
   insert into public.audit_log overriding system value select entry.*;
-  update parley_internal.audit_chain_heads h
-  set last_seq = entry.chain_seq, last_hash = entry.hash, last_id = entry.id, updated_at = pg_catalog.now()
-  where h.chain = entry.chain;
+  perform pg_catalog.set_config('parley.audit_heads', pg_catalog.jsonb_set(
+    coalesce(nullif(pg_catalog.current_setting('parley.audit_heads', true), '')::jsonb, '{}'::jsonb),
+    array[entry.chain],
+    pg_catalog.jsonb_build_object('seq', entry.chain_seq, 'hash', pg_catalog.encode(entry.hash, 'hex'),
+                                  'id', entry.id))::text, true);
   return entry.id;
 end
 $$;
 comment on function parley_internal.audit_append(uuid, uuid, uuid, text, text, text, jsonb, jsonb) is
   'Append one entry to its hash chain (organization, else subject user, else global), serialized per chain by the head row lock. Returns the entry id.';
 select parley_internal.restrict_function('parley_internal.audit_append(uuid, uuid, uuid, text, text, text, jsonb, jsonb)', '{}');
+
+-- At commit: move each chain's head row to the transaction's newest entry
+-- (the first firing per chain does it, the others find nothing to do).
+create or replace function parley_internal.audit_log_move_head()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  pending jsonb := parley_internal.audit_pending_head(new.chain);
+begin
+  if pending is null then
+    pending := pg_catalog.jsonb_build_object('seq', new.chain_seq, 'hash', pg_catalog.encode(new.hash, 'hex'),
+                                             'id', new.id);
+  end if;
+  update parley_internal.audit_chain_heads h
+  set last_seq = (pending ->> 'seq')::bigint, last_hash = pg_catalog.decode(pending ->> 'hash', 'hex'),
+      last_id = (pending ->> 'id')::bigint, updated_at = pg_catalog.now()
+  where h.chain = new.chain and h.last_seq < (pending ->> 'seq')::bigint;
+  return null;
+end
+$$;
+comment on function parley_internal.audit_log_move_head() is
+  'Deferred constraint trigger: at commit, set the chain''s head row to the transaction''s newest entry of that chain.';
+select parley_internal.restrict_function('parley_internal.audit_log_move_head()', '{}');
+
+drop trigger if exists audit_log_move_head on public.audit_log;
+create constraint trigger audit_log_move_head after insert on public.audit_log
+  deferrable initially deferred
+  for each row execute function parley_internal.audit_log_move_head();
 
 -- One trigger function for every audited table: which organization (or user)
 -- the change belongs to, what to call it, and what changed.
@@ -470,6 +538,7 @@ declare
   previous bytea := '\x'::bytea;
   previous_id bigint := 0;
   head parley_internal.audit_chain_heads;
+  pending jsonb;
 begin
   ok := false;
   entries_checked := 0;
@@ -495,7 +564,15 @@ begin
     previous_id := entry.id;
     entries_checked := entries_checked + 1;
   end loop;
-  select * into head from parley_internal.audit_chain_heads h where h.chain = verify_chain.chain;
+  -- The head: this transaction's own pending one if it appended to the chain, else the committed row.
+  pending := parley_internal.audit_pending_head(verify_chain.chain);
+  if pending is not null then
+    head.last_seq := (pending ->> 'seq')::bigint;
+    head.last_hash := pg_catalog.decode(pending ->> 'hash', 'hex');
+    head.last_id := (pending ->> 'id')::bigint;
+  else
+    select * into head from parley_internal.audit_chain_heads h where h.chain = verify_chain.chain;
+  end if;
   if coalesce(head.last_seq, 0) <> entries_checked or coalesce(head.last_hash, '\x'::bytea) <> previous then
     broken_entry_id := coalesce(head.last_id, previous_id);
     reason := 'head_mismatch';  -- the newest entries are missing, or the head was changed
