@@ -59,7 +59,15 @@ class Case:
         return parts[2] if len(parts) > 2 else None
 
 
+@dataclass(frozen=True)
+class Template:
+    """A string built from ids of the test world, e.g. ``Template("{group}/{self}/x.txt")``."""
+
+    text: str
+
+
 ORG, OTHER_ORG, SELF = Ref("org"), Ref("other_org"), Ref("self")
+UPLOAD = "4e000000-0000-4000-a000-000000000009-notes.txt"  # the file part of a well-formed upload name
 MISSING = Ref("missing")  # a well-formed uuid that names nothing
 HUGE = "x" * 1_000_000  # a 1 MB string
 DEEP_JSON = "[" * 100_000 + "]" * 100_000  # nesting far beyond any legitimate payload (and Python's json)
@@ -352,6 +360,30 @@ CASES: list[Case] = [
     Case("upload-empty-name", "member", "upload", {"file_name": "   ", "data": b'hello'}, "400 - bad_file_name"),
     Case("upload-oversized-name", "member", "upload", {"file_name": "n" * 2000 + ".txt", "data": b'hello'},
          "400 - bad_file_name"),
+    # -- attachments (create_attachment registers an uploaded object) --------------------------------------
+    Case("attachment-object-traversal", "member", "create_attachment", {"object_name": "../../etc/passwd"},
+         "400 P0001 invalid_object_name"),
+    Case("attachment-object-in-someone-elses-folder", "member", "create_attachment",
+         {"object_name": Template("{group}/{owner}/" + UPLOAD)}, "400 P0001 invalid_object_name"),
+    Case("attachment-object-dot-dot-segment", "member", "create_attachment",
+         {"object_name": Template("{group}/{self}/../{owner}/" + UPLOAD)}, "400 P0001 invalid_object_name"),
+    Case("attachment-file-name-traversal", "member", "create_attachment",
+         {"object_name": Template("{group}/{self}/" + UPLOAD), "file_name": "../../../etc/passwd"},
+         "400 P0001 invalid_file_name"),
+    Case("attachment-file-name-control", "member", "create_attachment",
+         {"object_name": Template("{group}/{self}/" + UPLOAD), "file_name": "notes\x1b[2J.txt"},
+         "400 P0001 invalid_file_name"),
+    Case("attachment-foreign-conversation", "member", "create_attachment",
+         {"object_name": Template("{other_group}/{self}/" + UPLOAD)}, "404 PT404 conversation_not_found"),
+    Case("attachment-never-uploaded", "member", "create_attachment",
+         {"object_name": Template("{group}/{self}/" + UPLOAD)}, "404 PT404 file_not_found"),
+    Case("attachment-delete-missing", "member", "delete_attachment", {"attachment_id": MISSING},
+         "404 PT404 attachment_not_found"),
+    Case("storage-object-traversal", "member", "sql",
+         {"statement": "insert into storage.objects (bucket_id, name, owner, owner_id) "
+                       "values ('chat-files', %s, %s, %s)",
+          "params": [Template("{group}/{self}/../../{owner}/" + UPLOAD), SELF, SELF]},
+         "403 42501", notes="the storage.objects insert policy (Supabase Storage runs it as the user)"),
     Case("upload-empty-file", "member", "upload", {"file_name": "empty.txt", "data": b''}, "400 - empty_file"),
 ]
 # fmt: on

@@ -109,6 +109,14 @@ insert into public.message_mentions (user_id, conversation_id, message_id)
 select '{member}'::uuid, conversation_id, id from public.messages where conversation_id = '{this_group}'
 union all
 select '{other_member}'::uuid, conversation_id, id from public.messages where conversation_id = '{other_group}';
+insert into public.attachments (conversation_id, uploader_id, object_name, file_name, content_type, size_bytes,
+                                message_id, position, attached_at)
+select conversation_id, sender_id, conversation_id || '/' || sender_id || '/4e000000-0000-4000-a000-000000000001-a.txt',
+       'a.txt', 'text/plain', 5, id, 0, now()
+from public.messages where conversation_id in ('{this_group}', '{other_group}');
+insert into public.attachments (conversation_id, uploader_id, object_name, file_name, content_type, size_bytes) values
+  ('{this_group}', '{admin}', '{this_group}/{admin}/4e000000-0000-4000-a000-000000000002-b.txt', 'b.txt',
+   'text/plain', 5);
 """.format(**IDS)
 
 
@@ -418,6 +426,23 @@ MATRIX: dict[str, TableMatrix] = {
         delete="delete from public.message_mentions where user_id = '{member}' returning 1",
         expected={
             "select": (DENIED, 0, 1, 0, 0, 1),
+            "insert": (DENIED, DENIED, DENIED, DENIED, DENIED, 1),
+            "update": (DENIED, DENIED, DENIED, DENIED, DENIED, 1),
+            "delete": (DENIED, DENIED, DENIED, DENIED, DENIED, 1),
+        },
+    ),
+    "attachments": TableMatrix(
+        select="select 1 from public.attachments where conversation_id = '{this_group}'",
+        insert="insert into public.attachments (conversation_id, uploader_id, object_name, file_name, content_type, "
+        "size_bytes) values ('{this_group}', '{member}', '{this_group}/{member}/probe-c.txt', 'c.txt', "
+        "'text/plain', 5) returning 1",
+        update="update public.attachments set file_name = 'renamed.txt' where conversation_id = '{this_group}' "
+        "and message_id is not null returning 1",
+        delete="delete from public.attachments where conversation_id = '{this_group}' and message_id is not null "
+        "returning 1",
+        expected={
+            # The member sees the file sent in the group; the admin also their own upload not sent yet.
+            "select": (DENIED, 0, 1, 0, 2, 2),
             "insert": (DENIED, DENIED, DENIED, DENIED, DENIED, 1),
             "update": (DENIED, DENIED, DENIED, DENIED, DENIED, 1),
             "delete": (DENIED, DENIED, DENIED, DENIED, DENIED, 1),

@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from bad_input_cases import CASES, Case, Ref
+from bad_input_cases import CASES, Case, Ref, Template
 from identity_support import organization_with
 from parley.db import Api, ApiError
 from parley.storage import LocalBackend, StorageRefusal, upload
@@ -37,6 +37,8 @@ def world(api: Api, database: TestDatabase) -> dict[str, Any]:
     }
     organization = organization_with(api, database, users["owner"], admin=users["admin"], member=users["member"])
     other = organization_with(api, database, users["other_owner"], admin=users["other_admin"])
+    other_group = api.rpc("create_group_conversation", {"organization_id": other, "title": "Elsewhere"},
+                          token=users["other_owner"].token)  # fmt: skip
     token = {name: user.token for name, user in users.items()}
     persona = api.rpc("create_persona", {"organization_id": organization, "display_name": "Help"},
                       token=token["owner"])["id"]  # fmt: skip
@@ -66,6 +68,7 @@ def world(api: Api, database: TestDatabase) -> dict[str, Any]:
             "open_token": open_token,
             "other_invitation": other_invitation["invitation_id"],
             "group": group["id"],
+            "other_group": other_group["id"],
             "support": support["id"],
             "missing": str(uuid.uuid4()),
             "many_ids": [str(uuid.uuid4()) for _ in range(501)],
@@ -82,6 +85,8 @@ def resolve(value: Any, ids: dict[str, Any], caller: str | None) -> Any:
     """Replace every ``Ref`` in ``value`` by the world's id (``self`` is the caller)."""
     if isinstance(value, Ref):
         return caller if value.name == "self" else ids[value.name]
+    if isinstance(value, Template):
+        return value.text.format(**{**ids, "self": caller})
     if isinstance(value, dict):
         return {key: resolve(item, ids, caller) for key, item in value.items()}
     if isinstance(value, list):
