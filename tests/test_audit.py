@@ -348,3 +348,52 @@ def test_staff_reading_a_support_conversation_outside_membership_leaves_one_trac
     assert (refused.status, refused.code, refused.details) == (405, "25006", "audit_requires_write")
     # A member's GET is fine: nothing to trace.
     assert api.query(read, (support["id"],), token=member.token, method="GET")[0]["written"] is False
+
+
+def test_message_rpcs_leave_edit_delete_persona_and_notice_entries_with_the_real_staff_user(
+    api: Api, people, organization
+):
+    """Seed 001/002: a persona message and a staff notice name the real staff user in the audit log (never in the
+    message); edits and deletions keep the old body."""
+    owner, admin, member, agent = people["owner"], people["admin"], people["member"], people["agent"]
+    persona = api.rpc("create_persona", {"organization_id": organization, "display_name": "Audit desk"},
+                      token=owner.token)["id"]  # fmt: skip
+    support = api.rpc("get_or_create_support_conversation", {"organization_id": organization}, token=member.token)
+    asked = api.rpc("send_message", {"conversation_id": support["id"], "body": "My exam is locked"},
+                    token=member.token)  # fmt: skip
+    answer = api.rpc("send_message", {"conversation_id": support["id"], "body": "Unlocked it",
+                                      "as_persona_id": persona}, token=agent.token)  # fmt: skip
+    assert answer["sender_id"] is None and answer["persona_id"] == persona
+    api.rpc("edit_message", {"message_id": asked["id"], "body": "My exam was locked"}, token=member.token)
+    api.rpc("delete_message", {"message_id": asked["id"]}, token=member.token)
+    notice = api.rpc("send_notice", {"organization_id": organization, "user_id": str(member.id),
+                                     "body": "Maintenance tonight", "style": {"background": "#fff3cd"}},
+                     token=admin.token)  # fmt: skip
+    rows = api.query(
+        "select action, object_id, actor_id::text as actor, persona_id::text as persona, "
+        "new_values ->> 'sender_id' as sender, old_values ->> 'body' as old_body, new_values ->> 'body' as new_body "
+        "from audit_log where organization_id = %s and action like 'message.%%' and object_id in (%s, %s, %s) "
+        "order by id",
+        (organization, str(asked["id"]), str(answer["id"]), str(notice["id"])), token=admin.token,
+    )  # fmt: skip
+    assert [(row["action"], row["object_id"]) for row in rows] == [
+        ("message.send_as_persona", str(answer["id"])),
+        ("message.edit", str(asked["id"])),
+        ("message.delete", str(asked["id"])),
+        ("message.send_notice", str(notice["id"])),
+    ]
+    persona_send, edit, delete, notice_send = rows
+    assert (persona_send["actor"], persona_send["persona"], persona_send["sender"]) == (
+        str(agent.id),
+        persona,
+        str(agent.id),
+    )
+    assert (edit["actor"], edit["old_body"], edit["new_body"]) == (
+        str(member.id),
+        "My exam is locked",
+        "My exam was locked",
+    )
+    assert (delete["old_body"], delete["new_body"]) == ("My exam was locked", None)
+    assert (notice_send["actor"], notice_send["sender"]) == (str(admin.id), str(admin.id))
+    # The member, who sees the persona message, cannot see who sent it.
+    assert api.query("select 1 from audit_log", token=member.token) == []

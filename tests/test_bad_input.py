@@ -56,6 +56,18 @@ def world(api: Api, database: TestDatabase) -> dict[str, Any]:
     )
     support = api.rpc("get_or_create_support_conversation", {"organization_id": organization},
                       token=token["member"])  # fmt: skip
+    notices = api.rpc("get_or_create_notices_conversation", {"organization_id": organization}, token=token["member"])
+    client_msg_id = str(uuid.uuid4())
+
+    def send(who: str, conversation: str, body: str, **extra: Any) -> int:
+        args = {"conversation_id": conversation, "body": body, **extra}
+        return api.rpc("send_message", args, token=token[who])["id"]
+
+    owner_message = send("owner", group["id"], "Welcome")
+    member_message = send("member", group["id"], "Hello", client_msg_id=client_msg_id)
+    deleted_message = send("member", group["id"], "Oops")
+    api.rpc("delete_message", {"message_id": deleted_message}, token=token["member"])
+    other_message = send("other_owner", other_group["id"], "Elsewhere")
     return {
         "users": users,
         "ids": {
@@ -72,6 +84,12 @@ def world(api: Api, database: TestDatabase) -> dict[str, Any]:
             "support": support["id"],
             "missing": str(uuid.uuid4()),
             "many_ids": [str(uuid.uuid4()) for _ in range(501)],
+            "notices": notices["id"],
+            "owner_message": owner_message,
+            "member_message": member_message,
+            "deleted_message": deleted_message,
+            "other_message": other_message,
+            "used_client_msg_id": client_msg_id,
         },
     }
 
