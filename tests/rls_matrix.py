@@ -117,6 +117,7 @@ from public.messages where conversation_id in ('{this_group}', '{other_group}');
 insert into public.attachments (conversation_id, uploader_id, object_name, file_name, content_type, size_bytes) values
   ('{this_group}', '{admin}', '{this_group}/{admin}/4e000000-0000-4000-a000-000000000002-b.txt', 'b.txt',
    'text/plain', 5);
+insert into public.presence (user_id, status) values ('{member}', 'online'), ('{other_member}', 'away');
 """.format(**IDS)
 
 
@@ -444,6 +445,19 @@ MATRIX: dict[str, TableMatrix] = {
             # The member sees the file sent in the group; the admin also their own upload not sent yet.
             "select": (DENIED, 0, 1, 0, 2, 2),
             "insert": (DENIED, DENIED, DENIED, DENIED, DENIED, 1),
+            "update": (DENIED, DENIED, DENIED, DENIED, DENIED, 1),
+            "delete": (DENIED, DENIED, DENIED, DENIED, DENIED, 1),
+        },
+    ),
+    "presence": TableMatrix(
+        select="select 1 from public.presence where user_id = '{member}'",
+        insert="insert into public.presence (user_id) values ('{member}') returning 1",
+        update="update public.presence set status = 'busy' where user_id = '{member}' returning 1",
+        delete="delete from public.presence where user_id = '{member}' returning 1",
+        expected={
+            # Yourself, and people sharing an organization with you (the admin); the stranger is blocked.
+            "select": (DENIED, 0, 1, 0, 1, 1),
+            "insert": (DENIED, DENIED, DENIED, DENIED, DENIED, UNIQUE_VIOLATION),
             "update": (DENIED, DENIED, DENIED, DENIED, DENIED, 1),
             "delete": (DENIED, DENIED, DENIED, DENIED, DENIED, 1),
         },
