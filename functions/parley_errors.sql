@@ -75,3 +75,18 @@ comment on function parley_internal.set_refusal_organization(uuid) is
 
 revoke all on function parley_internal.set_refusal_organization(uuid) from public, anon, authenticated, service_role;
 grant execute on function parley_internal.set_refusal_organization(uuid) to authenticated, service_role;
+
+-- Input hygiene shared by the RPCs: names and titles are trimmed of all
+-- whitespace (btrim alone only trims spaces, so a name of tabs would pass).
+create or replace function parley_internal.trim_whitespace(value text)
+returns text
+language sql
+immutable
+set search_path = ''
+as $$
+  select pg_catalog.regexp_replace(value, '^[[:space:]]+|[[:space:]]+$', '', 'g')
+$$;
+comment on function parley_internal.trim_whitespace(text) is
+  'The text without leading and trailing whitespace of any kind (spaces, tabs, newlines).';
+revoke all on function parley_internal.trim_whitespace(text) from public, anon, authenticated, service_role;
+grant execute on function parley_internal.trim_whitespace(text) to authenticated, service_role;
