@@ -15,6 +15,13 @@ Event id: ``"<commit LSN, 16 upper-case hex digits>-<position in transaction, 5 
 The commit LSN is the end of the transaction's commit record, unique per
 transaction and increasing in commit order, so ids compare as strings and
 increase in delivery order.
+
+The same slot also carries logical decoding messages with the prefix
+``parley.refusal`` (``pg_logical_emit_message(false, 'parley.refusal', json)``
+from ``parley_internal.refuse``): non-transactional, so they survive the
+refused transaction's rollback. They are collected in ``ChangeStream.refusals``
+for the service to forward to ``parley_internal.record_refusals``; the slot
+advances past them like past a commit.
 """
 
 from __future__ import annotations
@@ -40,7 +47,9 @@ DECODING_OPTIONS = (
     "include-types", "0",
     "add-tables", "realtime.messages",
     "actions", "insert",
+    "add-msg-prefixes", "parley.refusal",
 )  # fmt: skip
+REFUSAL_PREFIX = "parley.refusal"
 _OPTIONS_SQL = ", ".join(f"'{option}'" for option in DECODING_OPTIONS)
 
 
@@ -84,28 +93,61 @@ class Event:
     received: float = field(default_factory=time.monotonic, compare=False)
 
 
+@dataclass(frozen=True, slots=True)
+class LogicalMessage:
+    """One logical decoding message (``pg_logical_emit_message``) read from the slot."""
+
+    lsn: int
+    prefix: str
+    content: str
+    transactional: bool
+
+
+@dataclass
+class Decoded:
+    """What one batch of wal2json rows holds."""
+
+    events: list[Event]
+    last_position: int | None
+    """The LSN of the last commit or message seen (the slot may advance to it)."""
+    messages: list[LogicalMessage]
+
+
 class Decoder:
     """Turns wal2json format-version 2 rows into events, one whole transaction at a time."""
 
     def __init__(self) -> None:
         self._pending: list[dict[str, Any]] = []
+        self._pending_messages: list[tuple[str, str]] = []
         self._timestamp: str | None = None
 
-    def feed(self, rows: Iterable[tuple[str, str]]) -> tuple[list[Event], int | None]:
-        """Decode rows of ``(lsn, data)``; return the committed events and the last commit LSN seen."""
+    def feed(self, rows: Iterable[tuple[str, str]]) -> Decoded:
+        """Decode rows of ``(lsn, data)``: committed events, logical messages, the last position seen."""
         events: list[Event] = []
-        last_commit: int | None = None
+        messages: list[LogicalMessage] = []
+        last_position: int | None = None
         for lsn_text, data in rows:
             change = json.loads(data)
             action = change.get("action")
             if action == "B":
                 self._pending = []
+                self._pending_messages = []
                 self._timestamp = change.get("timestamp")
             elif action == "I" and change.get("schema") == "realtime" and change.get("table") == "messages":
                 self._pending.append({column["name"]: column.get("value") for column in change["columns"]})
+            elif action == "M":
+                prefix, content = str(change.get("prefix") or ""), str(change.get("content") or "")
+                if change.get("transactional"):
+                    self._pending_messages.append((prefix, content))  # delivered with its commit
+                else:
+                    last_position = parse_lsn(lsn_text)
+                    messages.append(LogicalMessage(last_position, prefix, content, False))
             elif action == "C":
                 commit = parse_lsn(lsn_text)
-                last_commit = commit
+                last_position = commit
+                messages.extend(LogicalMessage(commit, prefix, content, True)
+                                for prefix, content in self._pending_messages)  # fmt: skip
+                self._pending_messages = []
                 for position, row in enumerate(self._pending, start=1):
                     if row.get("extension") != "broadcast":
                         continue
@@ -126,7 +168,7 @@ class Decoder:
                         )
                     )
                 self._pending = []
-        return events, last_commit
+        return Decoded(events, last_position, messages)
 
 
 @dataclass
@@ -169,6 +211,8 @@ class ChangeStream:
         self.history_lsn = 0
         """Where the history slot is confirmed: every event after it is in ``buffer``."""
         self.lag_bytes: int | None = None
+        self.refusals: list[LogicalMessage] = []
+        """parley.refusal messages read but not yet taken by the service (see :meth:`take_refusals`)."""
         self._connection: psycopg.AsyncConnection[Any] | None = None
         self._decoder = Decoder()
 
@@ -204,7 +248,7 @@ class ChangeStream:
                 f"select lsn::text, data from pg_logical_slot_peek_changes(%s, %s::pg_lsn, null, {_OPTIONS_SQL})",
                 (self.history_slot, format_lsn(self.confirmed_lsn)),
             )
-            events, _ = Decoder().feed(await cursor.fetchall())
+            events = Decoder().feed(await cursor.fetchall()).events
             self.buffer.extend(event for event in events if self.history_lsn < event.lsn <= self.confirmed_lsn)
         log.info(
             "change stream open: slot %s at %s, %d event(s) in the replay buffer",
@@ -257,12 +301,20 @@ class ChangeStream:
         rows = await cursor.fetchall()
         if not rows:
             return []
-        events, last_commit = self._decoder.feed(rows)
-        fresh = [event for event in events if event.lsn > self.last_lsn]
-        if last_commit is not None and last_commit > self.last_lsn:
-            self.last_lsn = last_commit
+        decoded = self._decoder.feed(rows)
+        fresh = [event for event in decoded.events if event.lsn > self.last_lsn]
+        self.refusals.extend(
+            message for message in decoded.messages if message.lsn > self.last_lsn and message.prefix == REFUSAL_PREFIX
+        )
+        if decoded.last_position is not None and decoded.last_position > self.last_lsn:
+            self.last_lsn = decoded.last_position
         self.buffer.extend(fresh)
         return fresh
+
+    def take_refusals(self) -> list[LogicalMessage]:
+        """Hand over (and forget) the refusal messages read so far."""
+        taken, self.refusals = self.refusals, []
+        return taken
 
     async def confirm(self) -> None:
         """Advance the live slot to everything handed out so far."""
