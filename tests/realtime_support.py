@@ -39,19 +39,22 @@ def add_member(owner_url: str, topic: str, user_id: Any, *, can_send: bool = Tru
         connection.execute("insert into public.scratch_members values (%s, %s, %s)", (topic, user_id, can_send))
 
 
-async def send_from_database(owner_url: str, topic: str, messages: list[tuple[str, dict]], *,
-                             private: bool = True, one_transaction: bool = False) -> None:
+async def send_from_database(
+    owner_url: str, topic: str, messages: list[tuple[str, dict]], *, private: bool = True, one_transaction: bool = False
+) -> None:
     """realtime.send() as the database owner, one transaction per message (or all in one)."""
     async with await psycopg.AsyncConnection.connect(owner_url, autocommit=True) as connection:
         if one_transaction:
             async with connection.transaction():
                 for event, payload in messages:
-                    await connection.execute("select realtime.send(%s::jsonb, %s, %s, %s)",
-                                             (json.dumps(payload), event, topic, private))
+                    await connection.execute(
+                        "select realtime.send(%s::jsonb, %s, %s, %s)", (json.dumps(payload), event, topic, private)
+                    )
         else:
             for event, payload in messages:
-                await connection.execute("select realtime.send(%s::jsonb, %s, %s, %s)",
-                                         (json.dumps(payload), event, topic, private))
+                await connection.execute(
+                    "select realtime.send(%s::jsonb, %s, %s, %s)", (json.dumps(payload), event, topic, private)
+                )
 
 
 async def until(predicate: Callable[[], bool], timeout: float = WAIT, what: str = "condition") -> None:
@@ -84,10 +87,21 @@ class Subscriber:
         await self.client.close()
 
 
-async def subscribe(url: str, token: str, topic: str, *, private: bool = True, presence_key: str = "",
-                    presence: bool = False, self_broadcast: bool = False, ack: bool = False,
-                    replay: dict | None = None, auto_reconnect: bool = False, wait: bool = True,
-                    **client_options: Any) -> Subscriber:
+async def subscribe(
+    url: str,
+    token: str,
+    topic: str,
+    *,
+    private: bool = True,
+    presence_key: str = "",
+    presence: bool = False,
+    self_broadcast: bool = False,
+    ack: bool = False,
+    replay: dict | None = None,
+    auto_reconnect: bool = False,
+    wait: bool = True,
+    **client_options: Any,
+) -> Subscriber:
     """Connect with the official client, join ``topic`` and wait for the join's outcome."""
     client = AsyncRealtimeClient(url, token, auto_reconnect=auto_reconnect, **client_options)
     await client.connect()
@@ -100,9 +114,7 @@ async def subscribe(url: str, token: str, topic: str, *, private: bool = True, p
     subscriber = Subscriber(client, channel)
     channel.on_broadcast("*", lambda payload: subscriber.received.append(dict(payload)))
     channel.on_system(lambda payload: subscriber.system.append(payload))
-    await asyncio.wait_for(
-        channel.subscribe(lambda state, error: subscriber.states.append((state, error))), WAIT
-    )
+    await asyncio.wait_for(channel.subscribe(lambda state, error: subscriber.states.append((state, error))), WAIT)
     if wait:
         await until(lambda: subscriber.state is not None, what="join reply")
     return subscriber

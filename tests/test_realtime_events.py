@@ -40,9 +40,15 @@ def people(database: TestDatabase) -> dict[str, TestUser]:
 @pytest.fixture(scope="module")
 def organization(api: Api, database: TestDatabase, people: dict[str, TestUser]) -> str:
     return organization_with(
-        api, database, people["owner"], member=people["alice"], member2=people["bob"], member3=people["carol"],
-        member4=people["dave"], member5=people["mallory"],
-    )  # fmt: skip
+        api,
+        database,
+        people["owner"],
+        member=people["alice"],
+        member2=people["bob"],
+        member3=people["carol"],
+        member4=people["dave"],
+        member5=people["mallory"],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -51,10 +57,16 @@ def chat(api: Api, database: TestDatabase) -> Chat:
 
 
 def create_group(api: Api, organization: str, owner: TestUser, *members: TestUser, **settings) -> str:
-    created = api.rpc("create_group_conversation", {
-        "organization_id": organization, "title": settings.pop("title", "Realtime"),
-        "member_ids": [str(member.id) for member in members], **settings,
-    }, token=owner.token)  # fmt: skip
+    created = api.rpc(
+        "create_group_conversation",
+        {
+            "organization_id": organization,
+            "title": settings.pop("title", "Realtime"),
+            "member_ids": [str(member.id) for member in members],
+            **settings,
+        },
+        token=owner.token,
+    )
     return str(created["id"])
 
 
@@ -103,37 +115,68 @@ def test_a_member_receives_every_conversation_event_in_commit_order_with_client_
         chat.react(carol, first, "👍")
         chat.react(carol, first, "👍")
         chat.mark(alice, group, first, watermark="read")
-        api.rpc("add_conversation_members", {"conversation_id": group, "user_ids": [str(dave.id)]},
-                token=owner.token)  # fmt: skip
-        api.rpc("set_conversation_member_role", {"conversation_id": group, "user_id": str(dave.id), "role": "admin"},
-                token=owner.token)  # fmt: skip
+        api.rpc("add_conversation_members", {"conversation_id": group, "user_ids": [str(dave.id)]}, token=owner.token)
+        api.rpc(
+            "set_conversation_member_role",
+            {"conversation_id": group, "user_id": str(dave.id), "role": "admin"},
+            token=owner.token,
+        )
         api.rpc("remove_conversation_member", {"conversation_id": group, "user_id": str(dave.id)}, token=owner.token)
         api.rpc("update_group_conversation", {"conversation_id": group, "title": "Renamed"}, token=owner.token)
         chat.delete(bob, first)
         marker(chat, topic)
         await until(lambda: "test_marker" in events(watcher), what="every event up to the marker")
         assert events(watcher) == [
-            "message_created", "message_edited", "reaction_changed", "reaction_changed", "read",
-            "member_joined", "member_role_changed", "member_left", "conversation_updated", "message_deleted",
+            "message_created",
+            "message_edited",
+            "reaction_changed",
+            "reaction_changed",
+            "read",
+            "member_joined",
+            "member_role_changed",
+            "member_left",
+            "conversation_updated",
+            "message_deleted",
             "test_marker",
-        ]  # fmt: skip
+        ]
         created = last(watcher, "message_created")["message"]
         assert (created["id"], created["conversation_id"], created["body"]) == (first, group, "hello")
         assert (created["sender_kind"], created["sender_id"]) == ("user", str(bob.id))
         assert "deleted_by" not in created and "pinned_by" not in created
         assert last(watcher, "message_edited")["message"] | {"edited_at": None} == {
-            "id": first, "conversation_id": group, "body": "hello, edited", "metadata": {}, "edited_at": None}
+            "id": first,
+            "conversation_id": group,
+            "body": "hello, edited",
+            "metadata": {},
+            "edited_at": None,
+        }
         added, removed = watcher.payloads("reaction_changed")
         assert (added["action"], removed["action"]) == ("added", "removed")
-        assert added | {"action": None} == removed | {"action": None} == {
-            "message_id": first, "conversation_id": group, "emoji": "👍", "user_id": str(carol.id),
-            "staff": False, "action": None}  # fmt: skip
-        assert last(watcher, "read") == {"conversation_id": group, "user_id": str(alice.id),
-                                         "last_read_message_id": first}  # fmt: skip
+        assert (
+            added | {"action": None}
+            == removed | {"action": None}
+            == {
+                "message_id": first,
+                "conversation_id": group,
+                "emoji": "👍",
+                "user_id": str(carol.id),
+                "staff": False,
+                "action": None,
+            }
+        )
+        assert last(watcher, "read") == {
+            "conversation_id": group,
+            "user_id": str(alice.id),
+            "last_read_message_id": first,
+        }
         joined = last(watcher, "member_joined")
         assert (joined["user_id"], joined["role"], joined["added_by"]) == (str(dave.id), "member", str(owner.id))
-        assert last(watcher, "member_role_changed") == {"conversation_id": group, "user_id": str(dave.id),
-                                                        "role": "admin", "previous_role": "member"}  # fmt: skip
+        assert last(watcher, "member_role_changed") == {
+            "conversation_id": group,
+            "user_id": str(dave.id),
+            "role": "admin",
+            "previous_role": "member",
+        }
         left = last(watcher, "member_left")
         assert (left["user_id"], left["reason"], left["removed_by"]) == (str(dave.id), "removed", str(owner.id))
         assert last(watcher, "conversation_updated")["conversation"]["title"] == "Renamed"
@@ -177,8 +220,16 @@ def test_strangers_and_anon_are_refused_and_never_receive_a_conversations_events
 
 def test_malformed_and_foreign_topics_are_denied_not_errors(database, realtime_service, people):
     alice = people["alice"]
-    topics = ["conversation:not-a-uuid", "conversation:", f"conversation:{alice.id}x", "user:", f"user:{alice.id} ",
-              "conversation:00000000-0000-4000-8000-000000000000", "whatever", f"USER:{alice.id}"]  # fmt: skip
+    topics = [
+        "conversation:not-a-uuid",
+        "conversation:",
+        f"conversation:{alice.id}x",
+        "user:",
+        f"user:{alice.id} ",
+        "conversation:00000000-0000-4000-8000-000000000000",
+        "whatever",
+        f"USER:{alice.id}",
+    ]
 
     async def scenario():
         for topic in topics:
@@ -204,8 +255,11 @@ def test_user_topic_carries_inbox_changes_to_that_user_only(
         await start(chat, f"user:{bob.id}", theirs)
 
         fresh = create_group(api, organization, owner, alice, title="Inbox test")
-        direct = api.rpc("get_or_create_direct_conversation", {"organization_id": organization,
-                                                               "other_user_id": str(bob.id)}, token=alice.token)["id"]
+        direct = api.rpc(
+            "get_or_create_direct_conversation",
+            {"organization_id": organization, "other_user_id": str(bob.id)},
+            token=alice.token,
+        )["id"]
         hello = chat.send(bob, direct, "psst")
         notice = chat.notice(owner, organization, alice, "Maintenance tonight")
         chat.mark(alice, direct, hello, watermark="read")
@@ -218,9 +272,11 @@ def test_user_topic_carries_inbox_changes_to_that_user_only(
         assert fresh in added and direct in added
         inbox = [payload for payload in mine.payloads("inbox_message") if payload["conversation_id"] == direct]
         assert [(item["conversation_kind"], item["message"]["id"], item["message"]["body"]) for item in inbox] == [
-            ("direct", hello, "psst")]
+            ("direct", hello, "psst")
+        ]
         assert [(item["conversation_kind"], item["message"]["id"]) for item in mine.payloads("notice_received")] == [
-            ("notices", notice)]
+            ("notices", notice)
+        ]
         unread = [item for item in mine.payloads("unread_changed") if item["conversation_id"] == direct]
         assert unread[-1] == {"conversation_id": direct, "last_read_message_id": hello, "unread_count": 0}
         assert {"conversation_id": fresh, "reason": "removed"} in mine.payloads("conversation_removed")
@@ -240,10 +296,17 @@ def test_read_receipts_follow_the_readers_privacy_and_delivered_goes_out_regardl
     api, database, realtime_service, people, organization, group, chat
 ):
     alice, bob, carol = people["alice"], people["bob"], people["carol"]
-    api.query("update privacy_settings set send_read_receipts = false where user_id = %s", (carol.id,),
-              token=carol.token, method="PATCH")  # fmt: skip
-    direct = api.rpc("get_or_create_direct_conversation", {"organization_id": organization,
-                                                           "other_user_id": str(carol.id)}, token=alice.token)["id"]
+    api.query(
+        "update privacy_settings set send_read_receipts = false where user_id = %s",
+        (carol.id,),
+        token=carol.token,
+        method="PATCH",
+    )
+    direct = api.rpc(
+        "get_or_create_direct_conversation",
+        {"organization_id": organization, "other_user_id": str(carol.id)},
+        token=alice.token,
+    )["id"]
 
     async def scenario():
         in_direct = await subscribe(realtime_service.url, alice.token, f"conversation:{direct}")
@@ -261,14 +324,17 @@ def test_read_receipts_follow_the_readers_privacy_and_delivered_goes_out_regardl
         chat.mark(bob, group, in_group_message, watermark="read")
         for topic in (f"conversation:{direct}", f"conversation:{group}", f"user:{carol.id}"):
             marker(chat, topic)
-        await until(lambda: all("test_marker" in events(s) for s in (in_direct, in_group, carols_inbox)),
-                    what="markers")  # fmt: skip
+        await until(
+            lambda: all("test_marker" in events(s) for s in (in_direct, in_group, carols_inbox)), what="markers"
+        )
 
-        assert in_direct.payloads("delivered") == [{"conversation_id": direct, "user_id": str(carol.id),
-                                                    "last_delivered_message_id": to_carol}]  # fmt: skip
+        assert in_direct.payloads("delivered") == [
+            {"conversation_id": direct, "user_id": str(carol.id), "last_delivered_message_id": to_carol}
+        ]
         assert str(carol.id) not in json.dumps(in_direct.payloads("read") + in_group.payloads("read"))
-        assert in_group.payloads("read") == [{"conversation_id": group, "user_id": str(bob.id),
-                                              "last_read_message_id": in_group_message}]  # fmt: skip
+        assert in_group.payloads("read") == [
+            {"conversation_id": group, "user_id": str(bob.id), "last_read_message_id": in_group_message}
+        ]
         assert in_group.payloads("delivered") == []  # groups: no delivered broadcasts (docs/realtime.md, Cost)
         # Carol's own devices still learn that she read them.
         read_by_carol = {item["conversation_id"]: item for item in carols_inbox.payloads("unread_changed")}
@@ -280,8 +346,9 @@ def test_read_receipts_follow_the_readers_privacy_and_delivered_goes_out_regardl
     run(scenario())
 
 
-def test_a_removed_member_gets_member_left_and_then_nothing(api, database, realtime_service, people, organization,
-                                                             chat):  # fmt: skip
+def test_a_removed_member_gets_member_left_and_then_nothing(
+    api, database, realtime_service, people, organization, chat
+):
     owner, alice, dave = people["owner"], people["alice"], people["dave"]
     room = create_group(api, organization, owner, alice, dave, title="Removal")
     topic = f"conversation:{room}"
@@ -295,9 +362,14 @@ def test_a_removed_member_gets_member_left_and_then_nothing(api, database, realt
         chat.send(alice, room, "after")
         marker(chat, topic)
         await until(lambda: "test_marker" in events(staying), what="the remaining member's events")
-        await until(lambda: leaving.state is RealtimeSubscribeStates.CLOSED, what="the removed member's channel closing")
-        assert [item["payload"].get("message", {}).get("body") for item in leaving.received
-                if item["event"] == "message_created"] == ["before"]  # fmt: skip
+        await until(
+            lambda: leaving.state is RealtimeSubscribeStates.CLOSED, what="the removed member's channel closing"
+        )
+        assert [
+            item["payload"].get("message", {}).get("body")
+            for item in leaving.received
+            if item["event"] == "message_created"
+        ] == ["before"]
         assert events(leaving) == ["message_created", "member_left"]
         assert last(leaving, "member_left")["user_id"] == str(dave.id)
         again = await subscribe(realtime_service.url, dave.token, topic)
@@ -312,8 +384,11 @@ def test_persona_answers_and_staff_reactions_never_reveal_the_staff_user(
     api, database, realtime_service, people, organization, chat
 ):
     owner, alice = people["owner"], people["alice"]
-    [(persona,)] = as_owner(database, "insert into personas (organization_id, display_name) values (%s, 'Support Team') "
-                                      "returning id::text", (organization,))  # fmt: skip
+    [(persona,)] = as_owner(
+        database,
+        "insert into personas (organization_id, display_name) values (%s, 'Support Team') returning id::text",
+        (organization,),
+    )
     conversation = api.rpc("get_or_create_persona_conversation", {"persona_id": persona}, token=alice.token)["id"]
 
     async def scenario():
@@ -374,8 +449,10 @@ def test_typing_is_relayed_to_members_refused_where_they_may_not_post_and_never_
         listener = await subscribe(realtime_service.url, alice.token, f"conversation:{group}")
         typist = await subscribe(realtime_service.url, bob.token, f"conversation:{group}")
         await typist.channel.send_broadcast("typing", {"user_id": str(bob.id), "typing": True})
-        await until(lambda: listener.payloads("typing") == [{"user_id": str(bob.id), "typing": True}],
-                    what="bob typing at alice")  # fmt: skip
+        await until(
+            lambda: listener.payloads("typing") == [{"user_id": str(bob.id), "typing": True}],
+            what="bob typing at alice",
+        )
         reader = await subscribe(realtime_service.url, alice.token, f"conversation:{announcements}", ack=True)
         assert reader.state is SUBSCRIBED
         outcome: list[str] = []
@@ -397,22 +474,44 @@ def test_typing_is_relayed_to_members_refused_where_they_may_not_post_and_never_
 def test_the_decoder_separates_refusal_messages_from_broadcasts_and_keeps_positions():
     """wal2json format-version 2 rows: non-transactional messages come alone, transactional ones with their commit."""
     rows = [
-        ("0/100", json.dumps({"action": "M", "transactional": False, "prefix": "parley.refusal",
-                              "content": '{"reason": "blocked"}'})),  # fmt: skip
+        (
+            "0/100",
+            json.dumps(
+                {"action": "M", "transactional": False, "prefix": "parley.refusal", "content": '{"reason": "blocked"}'}
+            ),
+        ),
         ("0/200", json.dumps({"action": "B"})),
-        ("0/200", json.dumps({"action": "I", "schema": "realtime", "table": "messages", "columns": [
-            {"name": "topic", "value": "conversation:x"}, {"name": "extension", "value": "broadcast"},
-            {"name": "event", "value": "message_created"}, {"name": "payload", "value": '{"n": 1}'},
-            {"name": "private", "value": True}, {"name": "id", "value": "u1"}]})),  # fmt: skip
+        (
+            "0/200",
+            json.dumps(
+                {
+                    "action": "I",
+                    "schema": "realtime",
+                    "table": "messages",
+                    "columns": [
+                        {"name": "topic", "value": "conversation:x"},
+                        {"name": "extension", "value": "broadcast"},
+                        {"name": "event", "value": "message_created"},
+                        {"name": "payload", "value": '{"n": 1}'},
+                        {"name": "private", "value": True},
+                        {"name": "id", "value": "u1"},
+                    ],
+                }
+            ),
+        ),
         ("0/260", json.dumps({"action": "M", "transactional": True, "prefix": "parley.refusal", "content": "{}"})),
         ("0/300", json.dumps({"action": "C"})),
         ("0/400", json.dumps({"action": "M", "transactional": False, "prefix": "parley.refusal", "content": "x"})),
     ]
     decoded = Decoder().feed(rows)
     assert [(event.event, event.payload, format_lsn(event.lsn)) for event in decoded.events] == [
-        ("message_created", {"n": 1}, "0/300")]
+        ("message_created", {"n": 1}, "0/300")
+    ]
     assert [(format_lsn(m.lsn), m.content, m.transactional) for m in decoded.messages] == [
-        ("0/100", '{"reason": "blocked"}', False), ("0/300", "{}", True), ("0/400", "x", False)]
+        ("0/100", '{"reason": "blocked"}', False),
+        ("0/300", "{}", True),
+        ("0/400", "x", False),
+    ]
     assert decoded.last_position == parse_lsn("0/400")
 
 
@@ -427,9 +526,18 @@ def refusal_database(server):
 @pytest.fixture
 def refusal_service(refusal_database: TestDatabase):
     """The service, checking for record_refusals every 0.1 s."""
-    service = ServiceThread(RealtimeConfig(refusal_database.url, refusal_database.jwt_secret, port=0,
-                                           slot="parley_realtime_refusals", poll_interval=0.02, retention_interval=0, refusal_check_interval=0.1))
-    service.start()  # fmt: skip
+    service = ServiceThread(
+        RealtimeConfig(
+            refusal_database.url,
+            refusal_database.jwt_secret,
+            port=0,
+            slot="parley_realtime_refusals",
+            poll_interval=0.02,
+            retention_interval=0,
+            refusal_check_interval=0.1,
+        )
+    )
+    service.start()
     yield service
     service.stop(drop_slots=True)
 
@@ -461,13 +569,16 @@ def test_refusal_messages_reach_record_refusals_in_order_once_it_exists(refusal_
     while health(refusal_service)["refusals_dropped"] < 1:
         assert time.monotonic() < deadline, "the refusal before record_refusals existed was not read"
         time.sleep(0.05)
-    as_owner(database, """
+    as_owner(
+        database,
+        """
         create table parley_internal.refusal_stand_in (position bigint generated always as identity primary key,
                                                        event jsonb not null);
         create function parley_internal.record_refusals(events jsonb) returns void language sql
           set search_path = '' as
           'insert into parley_internal.refusal_stand_in (event) select e from jsonb_array_elements(events) as e';
-    """)
+    """,
+    )
     try:
         for n in range(1, 6):
             emit_refusal(database, {"reason": "blocked", "n": n}, rolled_back=n % 2 == 0)
@@ -479,5 +590,7 @@ def test_refusal_messages_reach_record_refusals_in_order_once_it_exists(refusal_
         assert [row[0] for row in rows] == [{"reason": "blocked", "n": n} for n in range(1, 6)]
         assert health(refusal_service)["refusals_forwarded"] == 5
     finally:
-        as_owner(database, "drop function parley_internal.record_refusals(jsonb); "
-                           "drop table parley_internal.refusal_stand_in")  # fmt: skip
+        as_owner(
+            database,
+            "drop function parley_internal.record_refusals(jsonb); drop table parley_internal.refusal_stand_in",
+        )

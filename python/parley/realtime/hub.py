@@ -240,7 +240,7 @@ class Hub:
         if not topic.startswith(TOPIC_PREFIX):
             session.push(reply(topic, ref, "error", {"reason": "topic must start with realtime:"}, join_ref))
             return
-        name = topic[len(TOPIC_PREFIX):]
+        name = topic[len(TOPIC_PREFIX) :]
         config = payload.get("config") or {}
         broadcast = config.get("broadcast") or {}
         presence = config.get("presence") or {}

@@ -230,9 +230,7 @@ class ChangeStream:
             )
             row = await cursor.fetchone()
             if row is None:
-                await self._connection.execute(
-                    "select pg_create_logical_replication_slot(%s, %s)", (name, PLUGIN)
-                )
+                await self._connection.execute("select pg_create_logical_replication_slot(%s, %s)", (name, PLUGIN))
                 log.info("created logical replication slot %s", name)
         self._decoder = Decoder()
 
