@@ -109,23 +109,33 @@ class Channel:
         return str(sub) if sub else None
 
 
+SendBatch = Callable[[list[bytes]], Awaitable[None]]
+"""Writes UTF-8 encoded messages to the WebSocket, one text frame each, in order."""
+
+WRITE_BATCH = 256
+"""Most queued messages handed to the WebSocket in one write (one flush, one flow-control check)."""
+
+
 class Session:
     """One WebSocket client: its channels and its bounded outgoing queue."""
 
-    def __init__(self, hub: Hub, send: Callable[[str], Awaitable[None]], apikey: str | None, max_queue: int) -> None:
+    def __init__(self, hub: Hub, send: SendBatch, apikey: str | None, max_queue: int) -> None:
         self.hub = hub
         self.id = uuid.uuid4().hex[:12]
         self._send = send
         self.apikey = apikey
-        self.queue: asyncio.Queue[str] = asyncio.Queue(max_queue)
+        self.queue: asyncio.Queue[str | bytes] = asyncio.Queue(max_queue)
         self.max_queue = max_queue
         self.channels: dict[str, Channel] = {}
         self.closed = False
         self.close_reason: str | None = None
         self.on_overload: Callable[[Session], None] | None = None
 
-    def push(self, text: str) -> None:
-        """Queue one message; overflowing the bound disconnects the client (never blocks the caller)."""
+    def push(self, text: str | bytes) -> None:
+        """Queue one message (str, or bytes already UTF-8 encoded: fan-out encodes an event once for all clients).
+
+        Overflowing the bound disconnects the client; never blocks the caller.
+        """
         if self.closed:
             return
         try:
@@ -140,10 +150,14 @@ class Session:
                 self.on_overload(self)
 
     async def write_loop(self) -> None:
-        """Send queued messages in order until cancelled."""
+        """Send queued messages in order until cancelled, everything already queued in one write."""
         while True:
-            text = await self.queue.get()
-            await self._send(text)
+            first = await self.queue.get()
+            batch = [first if isinstance(first, bytes) else first.encode()]
+            while len(batch) < WRITE_BATCH and not self.queue.empty():
+                item = self.queue.get_nowait()
+                batch.append(item if isinstance(item, bytes) else item.encode())
+            await self._send(batch)
 
     # -- incoming ----------------------------------------------------------
 
@@ -395,7 +409,7 @@ class Hub:
             members = self.topics.get(event.topic)
             if not members:
                 continue
-            text = broadcast_message(event.topic, event)
+            text = broadcast_message(event.topic, event).encode()
             for channel in list(members):
                 if channel.private == event.private and self._live(channel, now):
                     channel.session.push(text)
@@ -424,7 +438,7 @@ class Hub:
             }, channel.join_ref))  # fmt: skip
             return
         outgoing = {"type": "broadcast", "event": payload.get("event"), "payload": payload.get("payload") or {}}
-        text = message(channel.topic, "broadcast", outgoing)
+        text = message(channel.topic, "broadcast", outgoing).encode()
         now = time.time()
         for member in list(self.topics.get(channel.name, ())):
             if member.private != channel.private or (member is channel and not channel.broadcast_self):

@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from functools import partial
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -57,6 +58,9 @@ class RealtimeConfig:
     port: int = DEFAULT_PORT
     slot: str = SLOT
     poll_interval: float = 0.05
+    """Polling mode: pause between empty polls. Streaming mode: longest wait for the next change."""
+    streaming: bool | None = None
+    """Stream the live slot with pg_recvlogical (None: when installed; False: poll through SQL)."""
     max_queue: int = 1000
     """Outgoing messages buffered per client before it is disconnected."""
     replay_window_events: int = 10000
@@ -79,7 +83,7 @@ class RealtimeService:
     def __init__(self, config: RealtimeConfig) -> None:
         self.config = config
         self.stream = ChangeStream(
-            config.database_url, config.slot,
+            config.database_url, config.slot, streaming=config.streaming, wait=config.poll_interval,
             window_events=config.replay_window_events, window_seconds=config.replay_window_seconds,
         )  # fmt: skip
         self.pool = AsyncConnectionPool(
@@ -126,9 +130,11 @@ class RealtimeService:
         await self.stream.open()
         self.database_ok = True
         await self.pool.open(wait=False)
+        # No permessage-deflate (Phoenix's default too): an event is framed once and written to every client
+        # as is; compressing every frame for every client would cost more than the fan-out itself.
         self.server = await serve(
             self._handle, self.config.host, self.config.port,
-            process_request=self._process_request, close_timeout=self.config.close_timeout,
+            process_request=self._process_request, close_timeout=self.config.close_timeout, compression=None,
         )  # fmt: skip
         self._tasks.append(asyncio.create_task(self._poll_loop(), name="realtime-poll"))
         if self.config.retention_interval > 0:
@@ -199,7 +205,7 @@ class RealtimeService:
                 if time.monotonic() - last_lag > 1.0:
                     await self.stream.measure_lag()
                     last_lag = time.monotonic()
-                if not events:
+                if not events and not self.stream.streaming:
                     await asyncio.sleep(self.config.poll_interval)
             except asyncio.CancelledError:
                 raise
@@ -338,7 +344,7 @@ class RealtimeService:
     async def _handle(self, connection: ServerConnection) -> None:
         assert connection.request is not None
         apikey = (parse_qs(urlsplit(connection.request.path).query).get("apikey") or [None])[0]
-        session = Session(self.hub, connection.send, apikey, self.config.max_queue)
+        session = Session(self.hub, partial(send_batch, connection), apikey, self.config.max_queue)
         closing: list[asyncio.Task[None]] = []
 
         def overloaded(session: Session) -> None:
@@ -376,6 +382,18 @@ class RealtimeService:
         finally:
             if connection.transport is not None and not connection.transport.is_closing():
                 connection.transport.abort()
+
+
+async def send_batch(connection: ServerConnection, frames: list[bytes]) -> None:
+    """Write UTF-8 messages as text frames: one flush and one flow-control wait for the whole batch.
+
+    Uses the connection's send context (state checks, close handling,
+    drain) around the Sans-I/O protocol's send_text, which is what
+    ``connection.send`` does once per message.
+    """
+    async with connection.send_context():
+        for frame in frames:
+            connection.protocol.send_text(frame)
 
 
 def refusal_event(message: LogicalMessage) -> Any:
