@@ -14,6 +14,7 @@ import json
 import logging
 import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -110,37 +111,54 @@ class Channel:
 
 
 SendBatch = Callable[[list[bytes]], Awaitable[None]]
-"""Writes UTF-8 encoded messages to the WebSocket, one text frame each, in order."""
+"""Writes complete WebSocket frames (see :func:`text_frame`) to the connection, in order, in one write."""
 
-WRITE_BATCH = 256
-"""Most queued messages handed to the WebSocket in one write (one flush, one flow-control check)."""
+WRITE_BATCH = 1024
+"""Most queued frames handed to the connection in one write (one syscall, one flow-control check)."""
+
+
+def text_frame(data: bytes) -> bytes:
+    """A complete, final, unmasked WebSocket text frame (server to client, no extensions) carrying ``data``.
+
+    Fan-out builds the frame of an event once and writes the same bytes to
+    every client; the service disables permessage-deflate, so no connection
+    needs a frame of its own.
+    """
+    length = len(data)
+    if length < 126:
+        header = bytes((0x81, length))
+    elif length < 65536:
+        header = bytes((0x81, 126)) + length.to_bytes(2, "big")
+    else:
+        header = bytes((0x81, 127)) + length.to_bytes(8, "big")
+    return header + data
 
 
 class Session:
-    """One WebSocket client: its channels and its bounded outgoing queue."""
+    """One WebSocket client: its channels and its bounded outgoing queue of frames."""
 
     def __init__(self, hub: Hub, send: SendBatch, apikey: str | None, max_queue: int) -> None:
         self.hub = hub
         self.id = uuid.uuid4().hex[:12]
         self._send = send
         self.apikey = apikey
-        self.queue: asyncio.Queue[str | bytes] = asyncio.Queue(max_queue)
+        self.outbox: deque[bytes] = deque()
+        """Frames not yet handed to the connection (at most ``max_queue``)."""
+        self._wakeup = asyncio.Event()
         self.max_queue = max_queue
         self.channels: dict[str, Channel] = {}
         self.closed = False
         self.close_reason: str | None = None
         self.on_overload: Callable[[Session], None] | None = None
 
-    def push(self, text: str | bytes) -> None:
-        """Queue one message (str, or bytes already UTF-8 encoded: fan-out encodes an event once for all clients).
+    def push(self, message: str | bytes) -> None:
+        """Queue one message: a str (framed here) or a frame built by :func:`text_frame` (fan-out builds once).
 
         Overflowing the bound disconnects the client; never blocks the caller.
         """
         if self.closed:
             return
-        try:
-            self.queue.put_nowait(text)
-        except asyncio.QueueFull:
+        if len(self.outbox) >= self.max_queue:
             self.closed = True
             self.hub.backpressure_disconnects += 1
             self.close_reason = f"backpressure: outgoing queue full ({self.max_queue} messages); reconnect and resume"
@@ -148,15 +166,24 @@ class Session:
             self.hub.remove_session(self)
             if self.on_overload is not None:
                 self.on_overload(self)
+            return
+        self.outbox.append(text_frame(message.encode()) if isinstance(message, str) else message)
+        if not self._wakeup.is_set():
+            self._wakeup.set()
 
     async def write_loop(self) -> None:
-        """Send queued messages in order until cancelled, everything already queued in one write."""
+        """Send queued frames in order until cancelled, everything already queued in one write."""
+        outbox = self.outbox
         while True:
-            first = await self.queue.get()
-            batch = [first if isinstance(first, bytes) else first.encode()]
-            while len(batch) < WRITE_BATCH and not self.queue.empty():
-                item = self.queue.get_nowait()
-                batch.append(item if isinstance(item, bytes) else item.encode())
+            if not outbox:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            if len(outbox) <= WRITE_BATCH:
+                batch = list(outbox)
+                outbox.clear()
+            else:
+                batch = [outbox.popleft() for _ in range(WRITE_BATCH)]
             await self._send(batch)
 
     # -- incoming ----------------------------------------------------------
@@ -409,7 +436,7 @@ class Hub:
             members = self.topics.get(event.topic)
             if not members:
                 continue
-            text = broadcast_message(event.topic, event).encode()
+            text = text_frame(broadcast_message(event.topic, event).encode())
             for channel in list(members):
                 if channel.private == event.private and self._live(channel, now):
                     channel.session.push(text)
@@ -438,7 +465,7 @@ class Hub:
             }, channel.join_ref))  # fmt: skip
             return
         outgoing = {"type": "broadcast", "event": payload.get("event"), "payload": payload.get("payload") or {}}
-        text = message(channel.topic, "broadcast", outgoing).encode()
+        text = text_frame(message(channel.topic, "broadcast", outgoing).encode())
         now = time.time()
         for member in list(self.topics.get(channel.name, ())):
             if member.private != channel.private or (member is channel and not channel.broadcast_self):

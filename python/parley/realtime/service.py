@@ -385,15 +385,19 @@ class RealtimeService:
 
 
 async def send_batch(connection: ServerConnection, frames: list[bytes]) -> None:
-    """Write UTF-8 messages as text frames: one flush and one flow-control wait for the whole batch.
+    """Write complete text frames in one transport write, inside the connection's send context.
 
-    Uses the connection's send context (state checks, close handling,
-    drain) around the Sans-I/O protocol's send_text, which is what
-    ``connection.send`` does once per message.
+    The send context is what ``connection.send`` uses: it checks that the
+    connection is open and waits for the transport to drain (flow control:
+    a client that does not read stalls here, its queue fills, and it is
+    disconnected). The frames are built once per event for all clients
+    (hub.text_frame), which is valid because no extension is negotiated
+    (compression is off) and a server never masks.
     """
+    if connection.protocol.extensions:  # pragma: no cover - serve() is called with compression=None
+        raise RuntimeError("frames are prebuilt without extensions")
     async with connection.send_context():
-        for frame in frames:
-            connection.protocol.send_text(frame)
+        connection.transport.write(b"".join(frames))
 
 
 def refusal_event(message: LogicalMessage) -> Any:
