@@ -21,7 +21,7 @@ from realtime import RealtimeSubscribeStates
 from identity_support import as_owner, organization_with
 from parley.db import Api
 from parley.realtime import RealtimeConfig, ServiceThread
-from parley.realtime.stream import Decoder, format_lsn, parse_lsn
+from parley.realtime.stream import ChangeStream, Decoder, format_lsn, parse_lsn
 from realtime_support import Chat, Subscriber, subscribe, until
 
 if TYPE_CHECKING:
@@ -516,20 +516,20 @@ def test_the_decoder_separates_refusal_messages_from_broadcasts_and_keeps_positi
 
 
 @pytest.fixture
-def refusal_database(server):
-    """A database of its own: no other service instance reads refusals from it."""
-    created = server.create_database("realtime_refusals")
+def own_database(server):
+    """A database of its own: no other service instance reads its slots or refusals."""
+    created = server.create_database("realtime_own")
     yield created
     server.drop_database(created)
 
 
 @pytest.fixture
-def refusal_service(refusal_database: TestDatabase):
+def refusal_service(own_database: TestDatabase):
     """The service, checking for record_refusals every 0.1 s."""
     service = ServiceThread(
         RealtimeConfig(
-            refusal_database.url,
-            refusal_database.jwt_secret,
+            own_database.url,
+            own_database.jwt_secret,
             port=0,
             slot="parley_realtime_refusals",
             poll_interval=0.02,
@@ -558,9 +558,9 @@ def emit_refusal(database: TestDatabase, content: dict, *, rolled_back: bool = F
             connection.commit()
 
 
-def test_refusal_messages_reach_record_refusals_in_order_once_it_exists(refusal_database, refusal_service):
+def test_refusal_messages_reach_record_refusals_in_order_once_it_exists(own_database, refusal_service):
     """Protocol level, with a stand-in record_refusals (the audit work provides the real one)."""
-    database = refusal_database
+    database = own_database
     real = as_owner(database, "select to_regprocedure('parley_internal.record_refusals(jsonb)') is not null")
     if real == [(True,)]:
         pytest.skip("the real parley_internal.record_refusals exists: see the request-path refusal test")
@@ -594,3 +594,40 @@ def test_refusal_messages_reach_record_refusals_in_order_once_it_exists(refusal_
             database,
             "drop function parley_internal.record_refusals(jsonb); drop table parley_internal.refusal_stand_in",
         )
+
+
+def test_streamed_and_polled_slots_give_the_same_events_ids_and_refusals(own_database):
+    """pg_recvlogical streaming and the SQL functions read the same WAL into the same ids (restart-safe ids)."""
+    url = own_database.url
+
+    async def scenario():
+        streamed = ChangeStream(url, "parley_ids_streamed", streaming=True, wait=0.05)
+        polled = ChangeStream(url, "parley_ids_polled", streaming=False)
+        await streamed.open()
+        await polled.open()
+        try:
+            with psycopg.connect(url, autocommit=True) as connection:
+                for size in (1, 3, 2):
+                    with connection.transaction():
+                        for n in range(size):
+                            connection.execute(
+                                "select realtime.send(%s::jsonb, 'e', 'conversation:ids', true)",
+                                (json.dumps({"size": size, "n": n}),),
+                            )
+                connection.execute("select pg_logical_emit_message(false, 'parley.refusal', '{\"r\": 1}')")
+            seen: dict[str, list] = {"streamed": [], "polled": []}
+            deadline = time.monotonic() + 20
+            while min(len(events) for events in seen.values()) < 6 or not (streamed.refusals and polled.refusals):
+                assert time.monotonic() < deadline, seen
+                seen["streamed"] += await streamed.poll()
+                seen["polled"] += await polled.poll()
+                await asyncio.sleep(0.02)
+            as_tuples = {name: [(e.id, e.event, e.payload) for e in events] for name, events in seen.items()}
+            assert as_tuples["streamed"] == as_tuples["polled"]
+            assert [e.payload["n"] for e in seen["streamed"]] == [0, 0, 1, 2, 0, 1]
+            assert [m.lsn for m in streamed.refusals] == [m.lsn for m in polled.refusals]
+        finally:
+            await streamed.drop_slots()
+            await polled.drop_slots()
+
+    run(scenario())
