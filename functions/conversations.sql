@@ -147,6 +147,45 @@ comment on function parley_internal.require_group_role(uuid, uuid, text[]) is
   'The user''s group role; refuse (42501 no_permission) unless it is one of roles.';
 select parley_internal.restrict_function('parley_internal.require_group_role(uuid, uuid, text[])', '{}');
 
+create or replace function parley_internal.announce_membership_change(
+  conversation_id uuid, event text, actor_id uuid, user_ids uuid[]
+)
+returns void
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+  actor_name text;
+  names text;
+begin
+  if user_ids is null or pg_catalog.cardinality(user_ids) = 0 then
+    return;
+  end if;
+  select coalesce((select p.display_name from public.profiles p where p.id = actor_id), 'Someone') into actor_name;
+  select pg_catalog.string_agg(coalesce(p.display_name, 'someone'), ', ' order by u.position)
+    into names
+  from pg_catalog.unnest(user_ids) with ordinality as u(id, position)
+  left join public.profiles p on p.id = u.id;
+  perform parley_internal.post_system_message(
+    conversation_id,
+    case event
+      when 'group_created' then actor_name || ' created the group'
+      when 'member_added' then actor_name || ' added ' || names
+      when 'member_removed' then actor_name || ' removed ' || names
+      when 'member_left' then names || ' left'
+      when 'member_promoted' then actor_name || ' made ' || names || ' an admin'
+      when 'member_demoted' then actor_name || ' made ' || names || ' a member'
+      when 'ownership_transferred' then actor_name || ' made ' || names || ' the owner'
+    end,
+    pg_catalog.jsonb_build_object('event', event, 'actor_id', actor_id, 'user_ids', pg_catalog.to_jsonb(user_ids)));
+end
+$$;
+comment on function parley_internal.announce_membership_change(uuid, text, uuid, uuid[]) is
+  'Post the system message for a group membership change ("Ann added Bob"); metadata {event, actor_id, user_ids} lets clients render it in their own words.';
+select parley_internal.restrict_function('parley_internal.announce_membership_change(uuid, text, uuid, uuid[])', '{}');
+
 create or replace function parley_internal.subject_conversation_for(organization_id uuid, user_id uuid, kind text)
 returns uuid
 language plpgsql
@@ -436,11 +475,14 @@ begin
           coalesce(slow_mode_seconds, 0), caller)
   returning * into created;
   perform parley_internal.add_conversation_member(created.id, caller, 'owner', null);
+  perform parley_internal.announce_membership_change(created.id, 'group_created', caller, array[caller]);
   foreach member in array members loop
     if member <> caller then
       perform parley_internal.add_conversation_member(created.id, member, 'member', caller);
     end if;
   end loop;
+  perform parley_internal.announce_membership_change(created.id, 'member_added', caller,
+    array(select m from pg_catalog.unnest(members) as m where m <> caller));
   return created;
 end
 $$;
@@ -506,6 +548,7 @@ declare
   locked public.conversations;
   members uuid[];
   member uuid;
+  added uuid[] := '{}';
 begin
   if user_ids is null or pg_catalog.cardinality(user_ids) = 0 then
     perform parley_internal.refuse('P0001', 'no_users', 'Name at least one user to add.', 'Pass user_ids.');
@@ -514,8 +557,11 @@ begin
   perform parley_internal.require_group_role(locked.id, caller, '{owner,admin}');
   members := parley_internal.require_addable_members(locked.organization_id, user_ids);
   foreach member in array members loop
-    perform parley_internal.add_conversation_member(locked.id, member, 'member', caller);
+    if parley_internal.add_conversation_member(locked.id, member, 'member', caller) then
+      added := added || member;
+    end if;
   end loop;
+  perform parley_internal.announce_membership_change(locked.id, 'member_added', caller, added);
   return query select m.* from public.conversation_members m
     where m.conversation_id = locked.id and m.user_id = any (members) order by m.user_id;
 end
@@ -553,6 +599,8 @@ begin
   end if;
   delete from public.conversation_members m
   where m.conversation_id = removed.conversation_id and m.user_id = removed.user_id;
+  perform parley_internal.announce_membership_change(removed.conversation_id, 'member_removed', caller,
+                                                     array[removed.user_id]);
   return removed;
 end
 $$;
@@ -590,6 +638,7 @@ begin
     end if;
   end if;
   delete from public.conversation_members m where m.conversation_id = locked.id and m.user_id = caller;
+  perform parley_internal.announce_membership_change(locked.id, 'member_left', caller, array[caller]);
   return leaving;
 end
 $$;
@@ -637,6 +686,8 @@ begin
   update public.conversation_members m set role = set_conversation_member_role.role
   where m.conversation_id = target.conversation_id and m.user_id = target.user_id
   returning * into updated;
+  perform parley_internal.announce_membership_change(target.conversation_id,
+    case when role = 'admin' then 'member_promoted' else 'member_demoted' end, caller, array[target.user_id]);
   return updated;
 end
 $$;
@@ -669,6 +720,8 @@ begin
   update public.conversation_members m set role = 'owner'
   where m.conversation_id = transfer_conversation_ownership.conversation_id and m.user_id = new_owner_id
   returning * into updated;
+  perform parley_internal.announce_membership_change(transfer_conversation_ownership.conversation_id,
+    'ownership_transferred', caller, array[new_owner_id]);
   return updated;
 end
 $$;

@@ -7,6 +7,17 @@
 -- parley.storage before anything is written.
 -- avatars: public profile pictures, images only, 2 MiB.
 --
+-- storage.objects policies for chat-files (Supabase style: to authenticated,
+-- (select auth.uid()), helpers in parley_internal, see functions/attachments.sql):
+--   select  the object (or its thumbnail) belongs to an attachment the user can
+--           see: sent in a message they may read, or their own unsent upload;
+--           never a rejected file. Strangers see nothing, not even names.
+--   insert  only {conversation_id}/{auth.uid()}/{uuid}-{safe_file_name}, in a
+--           conversation where the user may post, with owner_id = the user.
+--           Thumbnails ({...}/thumbnails/...) are written by the file worker only.
+--   delete  the owner, or a moderator of the conversation.
+--   update  nobody (no upsert: every upload is a new object).
+--
 -- supabase/config.toml [storage.buckets.*] declares the same buckets for the
 -- Supabase CLI, and python/parley/storage/buckets.py for the upload path;
 -- tests/test_storage_buckets.py checks that all three agree.
@@ -43,3 +54,20 @@ on conflict (id) do update
       file_size_limit = excluded.file_size_limit,
       allowed_mime_types = excluded.allowed_mime_types,
       updated_at = now();
+
+drop policy if exists chat_files_select on storage.objects;
+create policy chat_files_select on storage.objects for select to authenticated
+  using (bucket_id = 'chat-files' and parley_internal.can_read_chat_file(name, (select auth.uid())));
+
+drop policy if exists chat_files_insert on storage.objects;
+create policy chat_files_insert on storage.objects for insert to authenticated
+  with check (bucket_id = 'chat-files'
+              and owner_id = (select auth.uid())::text
+              and parley_internal.can_upload_chat_file(name, (select auth.uid())));
+
+drop policy if exists chat_files_delete on storage.objects;
+create policy chat_files_delete on storage.objects for delete to authenticated
+  using (bucket_id = 'chat-files'
+         and (owner_id = (select auth.uid())::text
+              or parley_internal.is_conversation_moderator(parley_internal.chat_file_conversation_id(name),
+                                                          (select auth.uid()))));

@@ -279,9 +279,13 @@ def test_since_joined_history_starts_new_members_after_the_newest_message(api: A
     [member] = api.query("select visible_from_message_id from conversation_members where conversation_id = %s "
                          "and user_id = %s", (group["id"], carol.id), token=carol.token)
     assert member["visible_from_message_id"] == message_id
-    assert api.query("select id from messages where conversation_id = %s", (group["id"],), token=carol.token) == []
-    assert len(api.query("select id from messages where conversation_id = %s", (group["id"],),
-                         token=owner.token)) == 1
+    # Carol sees only what came after she joined: the announcement of her joining, not the earlier text.
+    seen_by_carol = api.query("select id, metadata->>'event' as event from messages where conversation_id = %s",
+                              (group["id"],), token=carol.token)
+    assert [row["event"] for row in seen_by_carol] == ["member_added"]
+    assert all(row["id"] > message_id for row in seen_by_carol)
+    assert message_id in {row["id"] for row in api.query("select id from messages where conversation_id = %s",
+                                                         (group["id"],), token=owner.token)}
     [entry] = api.query("select last_read_message_id from inbox_entries where conversation_id = %s",
                         (group["id"],), token=carol.token)
     assert entry["last_read_message_id"] == message_id
@@ -298,3 +302,22 @@ def test_new_organizations_get_default_settings_that_only_admins_change(api: Api
     [changed] = api.query("update organization_settings set max_message_length = 8000 where organization_id = %s "
                           "returning max_message_length", (organization,), token=owner.token, method="PATCH")
     assert changed == {"max_message_length": 8000}
+
+
+def test_group_membership_changes_leave_system_messages_members_can_render(api: Api, people, organization):
+    owner, alice, bob = people["owner"], people["alice"], people["bob"]
+    group = api.rpc("create_group_conversation", {"organization_id": organization, "title": "Announced",
+                                                  "member_ids": [str(alice.id)]}, token=owner.token)
+    api.rpc("add_conversation_members", {"conversation_id": group["id"], "user_ids": [str(bob.id), str(alice.id)]},
+            token=owner.token)
+    api.rpc("set_conversation_member_role", {"conversation_id": group["id"], "user_id": str(bob.id),
+                                             "role": "admin"}, token=owner.token)
+    api.rpc("leave_conversation", {"conversation_id": group["id"]}, token=alice.token)
+    rows = api.query("select sender_kind, kind, body, metadata from messages where conversation_id = %s order by id",
+                     (group["id"],), token=bob.token)
+    assert [(row["sender_kind"], row["kind"]) for row in rows] == [("system", "system")] * 5
+    assert [row["metadata"]["event"] for row in rows] == [
+        "group_created", "member_added", "member_added", "member_promoted", "member_left"]
+    # Adding Bob and an existing member announces only Bob.
+    assert rows[2]["metadata"]["user_ids"] == [str(bob.id)]
+    assert rows[4]["metadata"] == {"event": "member_left", "actor_id": str(alice.id), "user_ids": [str(alice.id)]}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 
@@ -72,6 +73,41 @@ def command_realtime(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def command_worker_files(arguments: argparse.Namespace) -> int:
+    """Run the file worker: until Ctrl-C, or one pass with --once (its numbers printed as JSON)."""
+    import json
+    import logging
+    import threading
+    from datetime import timedelta
+
+    from parley.storage import backend_from_env
+    from parley.workers import FileWorker, FileWorkerSettings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    url = _database_url(arguments.database_url)
+    signing_key = os.environ.get("PARLEY_STORAGE_SIGNING_KEY")
+    if not signing_key:
+        signing_key = config.load_or_create_secrets(config.state_dir()).jwt_secret
+    settings = FileWorkerSettings(
+        url, orphan_age=timedelta(hours=arguments.orphan_age_hours), poll_interval=arguments.poll_interval,
+        sweep_interval=arguments.sweep_interval,
+    )  # fmt: skip
+    worker = FileWorker(settings, backend_from_env(signing_key))
+    try:
+        if arguments.once:
+            stats = worker.run_once()
+            print(json.dumps(stats.as_dict()), flush=True)
+            return 1 if stats.failed else 0
+        stop = threading.Event()
+        try:
+            worker.run(stop)
+        except KeyboardInterrupt:
+            stop.set()
+        return 0
+    finally:
+        worker.close()
+
+
 def command_token(arguments: argparse.Namespace) -> int:
     """Print a signed JWT for a user (by email or id) or for a bare API role."""
     secret = config.load_or_create_secrets(config.state_dir()).jwt_secret
@@ -120,6 +156,17 @@ def parser() -> argparse.ArgumentParser:
     realtime.add_argument("--max-queue", type=int, default=1000, help="outgoing messages buffered per client")
     realtime.add_argument("--database-url")
     realtime.set_defaults(handler=command_realtime)
+
+    worker = commands.add_parser("worker", help="run a background worker")
+    workers = worker.add_subparsers(dest="worker", required=True)
+    files = workers.add_parser("files", help="verify attachments, make thumbnails, delete orphaned files")
+    files.add_argument("--once", action="store_true", help="one pass, print its numbers as JSON, exit")
+    files.add_argument("--orphan-age-hours", type=float, default=float(os.environ.get("PARLEY_ORPHAN_AGE_HOURS", 24)),
+                       help="delete attachments never sent after this many hours (PARLEY_ORPHAN_AGE_HOURS, 24)")
+    files.add_argument("--poll-interval", type=float, default=2.0, help="seconds between passes")
+    files.add_argument("--sweep-interval", type=float, default=300.0, help="seconds between orphan sweeps")
+    files.add_argument("--database-url")
+    files.set_defaults(handler=command_worker_files)
 
     migrate_command = commands.add_parser("migrate", help="apply pending migrations")
     migrate_command.add_argument("--database-url", help="target database (default: PARLEY_DATABASE_URL or embedded)")

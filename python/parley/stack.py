@@ -122,14 +122,61 @@ def describe(stack: Stack) -> str:
     return "\n".join(lines)
 
 
+def start_file_worker(running: Stack) -> Callable[[], None]:
+    """``make run``'s file worker on a thread, with the storage backend the environment configures.
+
+    The local backend (default, under ``.parley/storage``) also gets the server
+    for its signed URLs; an S3 backend gets its bucket created when missing.
+    The worker logs to ``<state dir>/file-worker.log``. Returns the stop function.
+    """
+    import logging
+
+    from parley.storage import LocalBackend, S3Backend, backend_from_env
+    from parley.storage.server import SignedUrlServer
+    from parley.workers import FileWorker, FileWorkerSettings, FileWorkerThread
+
+    log_file = config.state_dir() / "file-worker.log"
+    handler = logging.FileHandler(log_file)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    worker_log = logging.getLogger("parley.workers")
+    worker_log.setLevel(logging.INFO)
+    worker_log.addHandler(handler)
+
+    backend = backend_from_env(running.jwt_secret)
+    stops: list[Callable[[], None]] = []
+    if isinstance(backend, LocalBackend):
+        try:
+            server = SignedUrlServer(backend).start()
+        except OSError as error:  # e.g. the port is taken: files still work, downloads need another server
+            running.services.append(f"Storage: local files in {backend.root}; signed-URL server NOT started: {error}")
+        else:
+            stops.append(server.stop)
+            running.services.append(f"Storage: local files in {backend.root}; signed URLs served on {server.url}")
+    elif isinstance(backend, S3Backend):
+        backend.ensure_bucket("chat-files")
+        running.services.append(f"Storage: S3 at {backend.settings.endpoint_url or 'AWS'}")
+    thread = FileWorkerThread(FileWorker(FileWorkerSettings(running.database_url), backend)).start()
+    stops.append(thread.stop)
+    running.services.append(f"File worker (parley worker files; log: {log_file})")
+
+    def stop() -> None:
+        for each in reversed(stops):
+            each()
+        worker_log.removeHandler(handler)
+        handler.close()
+
+    return stop
+
+
 def run(extra_services: list[Callable[[Stack], Callable[[], None]]] | None = None) -> None:
     """``make run``: start everything, print the banner, wait for Ctrl-C, stop cleanly.
 
-    Each extra service is started with the stack and returns its stop function.
+    The file worker always starts (:func:`start_file_worker`); each extra
+    service is started with the stack and returns its stop function.
     """
     stack = start()
     check_credentials(stack)
-    stoppers = [service(stack) for service in (extra_services or [])]
+    stoppers = [service(stack) for service in [start_file_worker, *(extra_services or [])]]
     print(describe(stack), flush=True)
     stopping = threading.Event()
 

@@ -46,7 +46,8 @@ select is_empty($$select con.conrelid::regclass::text || '(' || con.conkey::text
   join pg_namespace n on n.oid = con.connamespace
   where con.contype = 'f' and n.nspname = 'public'
     and not exists (select 1 from pg_index i where i.indrelid = con.conrelid
-                    and (i.indkey::int2[])[0:array_length(con.conkey, 1) - 1] = con.conkey)$$,
+                    and array(select k from unnest((i.indkey::int2[])[0:array_length(con.conkey, 1) - 1]) as k order by k)
+                        = array(select k from unnest(con.conkey) as k order by k))$$,
   'every foreign key in public is covered by an index');
 
 select is_empty($$select p.oid::regprocedure::text from pg_proc p join pg_namespace n on n.oid = p.pronamespace

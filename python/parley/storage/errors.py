@@ -9,6 +9,7 @@ STATUS_BY_REASON: dict[str, int] = {
     "empty_file": 400,
     "bad_file_name": 400,
     "not_found": 404,
+    "file_rejected": 409,
 }
 """Every reason a :class:`StorageRefusal` can carry, with its HTTP status."""
 

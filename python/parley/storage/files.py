@@ -2,23 +2,27 @@
 
 Upload order (no orphans either way):
 
-1. refuse bad names, read at most ``file_size_limit + 1`` bytes, sniff the type;
-2. write the object to the backend (nothing in the database yet: a failed
-   write leaves no row);
-3. in ONE request transaction as the uploading user
-   (``parley.db.Api.request(token)``), insert the ``storage.objects`` row, so
-   storage.objects RLS decides, then run ``in_transaction`` (where later work
-   inserts the attachment row);
-4. if step 3 fails in any way, delete the object and re-raise.
+1. refuse bad names, read at most ``file_size_limit + 1`` bytes, sniff the type
+   (nothing written anywhere on a refusal);
+2. open ONE request transaction as the uploading user
+   (``parley.db.Api.request(token)``): insert the ``storage.objects`` row (the
+   storage.objects policies decide: own folder of a conversation where the user
+   may post), register the attachment with ``create_attachment`` (chat-files),
+   run ``in_transaction``;
+3. still inside that transaction, write the bytes to the backend; a refusal in
+   step 2 therefore writes no bytes at all;
+4. commit. If step 3 or the commit fails, the object is deleted again and the
+   transaction is rolled back: neither object nor row is left.
 
-Downloads: the user's request selects the ``storage.objects`` row under RLS;
-only when it is visible is a short-lived URL signed.
+Downloads: the user's request selects the ``storage.objects`` row (or the
+attachment) under RLS; only when it is visible is a short-lived URL signed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import unicodedata
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -66,10 +70,18 @@ class StoredObject:
 
 @dataclass(frozen=True)
 class UploadResult(Generic[T]):
-    """The stored object and whatever the ``in_transaction`` hook returned."""
+    """The stored object, its attachment row (chat-files) and whatever ``in_transaction`` returned."""
 
     object: StoredObject
     extra: T | None
+    attachment: dict[str, Any] | None = None
+
+    @property
+    def attachment_id(self) -> uuid.UUID:
+        """The attachment's id, to pass in ``send_message(attachment_ids)``."""
+        if self.attachment is None:
+            raise ValueError("this upload registered no attachment")
+        return uuid.UUID(str(self.attachment["id"]))
 
 
 InTransaction = Callable[[psycopg.Connection[dict[str, Any]], StoredObject], T]
@@ -101,6 +113,20 @@ def read_capped(source: Source, limit: int, *, declared_size: int | None = None)
         if len(buffer) > limit:
             raise too_large
     return bytes(buffer)
+
+
+MAX_DISPLAY_NAME = 255
+
+
+def display_name(name: str) -> str:
+    """The name shown for a file: the client's name (already checked), NFC, trimmed, at most 255 characters."""
+    text = unicodedata.normalize("NFC", name).strip()
+    if len(text) <= MAX_DISPLAY_NAME:
+        return text
+    stem, dot, extension = text.rpartition(".")
+    if dot and stem and len(extension) <= 16:
+        return stem[: MAX_DISPLAY_NAME - len(extension) - 1].rstrip() + "." + extension
+    return text[:MAX_DISPLAY_NAME]
 
 
 def _user_id(api: Api, token: str) -> uuid.UUID:
@@ -138,14 +164,19 @@ def upload(
 ) -> UploadResult[T]:
     """Store one chat file for the token's user at ``{conversation_id}/{user_id}/{uuid}-{name}``.
 
+    For the chat-files bucket the file is registered as an attachment
+    (``create_attachment``, status ``uploaded``) in the same transaction; its
+    row is ``result.attachment`` and its id goes into ``send_message``.
+
     Raises :class:`StorageRefusal` (nothing written) for a bad name, an empty,
     too large or wrongly typed file; :class:`parley.db.ApiError` when the
-    storage.objects insert (RLS) or the ``in_transaction`` hook's SQL is refused
-    (the object is deleted again). Any other exception from the hook also
-    deletes the object.
+    storage.objects insert (RLS: 403), ``create_attachment`` (e.g. 404
+    conversation_not_found, 403 cannot_post) or the ``in_transaction`` hook's
+    SQL is refused. Any failure after the bytes were written deletes them again.
     """
     user_id = _user_id(api, token)
     clean_name = check_file_name(file_name)
+    shown_name = display_name(file_name)
     data = read_capped(source, bucket.file_size_limit, declared_size=declared_size)
     content_type = decide(data, claimed_type, bucket)
     object_id = uuid.uuid4()
@@ -153,7 +184,7 @@ def upload(
     etag = hashlib.md5(data).hexdigest()
     stored = StoredObject(object_id, bucket.id, key, user_id, clean_name, content_type, len(data), etag)
 
-    backend.put(bucket.id, key, data, content_type)
+    attempted = False
     try:
         with api.request(token, method="POST", path=f"/storage/v1/object/{bucket.id}/{key}") as connection:
             connection.execute(
@@ -166,11 +197,21 @@ def upload(
                     Jsonb(supabase_metadata(len(data), content_type, etag)), str(uuid.uuid4()),
                 ),
             )  # fmt: skip
+            attachment = None
+            if bucket.id == CHAT_FILES.id:
+                row = connection.execute(
+                    "select to_jsonb(a) as row from public.create_attachment(object_name => %s, file_name => %s) a",
+                    (key, shown_name),
+                ).fetchone()
+                attachment = row["row"] if row else None
             extra = in_transaction(connection, stored) if in_transaction is not None else None
+            attempted = True
+            backend.put(bucket.id, key, data, content_type)
     except BaseException:
-        _discard(backend, bucket.id, key)
+        if attempted:
+            _discard(backend, bucket.id, key)
         raise
-    return UploadResult(stored, extra)
+    return UploadResult(stored, extra, attachment)
 
 
 def _discard(backend: StorageBackend, bucket: str, key: str) -> None:
@@ -206,3 +247,50 @@ def signed_download_url(
     if not rows:
         raise StorageRefusal("not_found", "The file does not exist or is not visible to you.")
     return backend.signed_url(bucket, key, expires_in)
+
+
+def attachment_download_url(
+    api: Api,
+    backend: StorageBackend,
+    *,
+    token: str | None,
+    attachment_id: uuid.UUID | str,
+    thumbnail: bool = False,
+    expires_in: int = DEFAULT_URL_SECONDS,
+) -> str:
+    """A short-lived URL for an attachment's file (or its thumbnail), after an authorization check as the caller.
+
+    One read-only request as the caller selects the attachment and its
+    storage.objects row under RLS. Invisible, missing, or (for ``thumbnail``)
+    without a thumbnail: ``not_found``; rejected: ``file_rejected``. Nothing is
+    signed unless the caller can see both rows.
+    """
+    if not 0 < expires_in <= MAX_URL_SECONDS:
+        raise ValueError(f"expires_in must be between 1 and {MAX_URL_SECONDS} seconds")
+    try:
+        wanted = uuid.UUID(str(attachment_id))
+    except ValueError as error:
+        raise StorageRefusal("not_found", "No such file.") from error
+    if token is None:
+        raise StorageRefusal("not_found", "The file does not exist or is not visible to you.")
+    column = "thumbnail_object_name" if thumbnail else "object_name"
+    rows = api.query(
+        f"""
+        select a.status, a.{column} as key,
+               exists (select 1 from storage.objects o
+                       where o.bucket_id = a.bucket_id and o.name = a.{column}) as stored
+        from public.attachments a where a.id = %s
+        """,
+        (wanted,),
+        token=token,
+        method="GET",
+        path=f"/rest/v1/attachments?id=eq.{wanted}",
+    )
+    if not rows:
+        raise StorageRefusal("not_found", "The file does not exist or is not visible to you.")
+    [row] = rows
+    if row["status"] == "rejected":
+        raise StorageRefusal("file_rejected", "The file was rejected and deleted.")
+    if row["key"] is None or not row["stored"]:
+        raise StorageRefusal("not_found", "There is no such file (yet)." if thumbnail else "The file is gone.")
+    return backend.signed_url(CHAT_FILES.id, row["key"], expires_in)

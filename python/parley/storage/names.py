@@ -41,7 +41,7 @@ def safe_file_name(name: str | None, *, max_length: int = MAX_FILE_NAME_LENGTH) 
     count as separators, so ``../../etc/passwd`` becomes ``passwd``), drops NUL
     and control characters, folds accents, replaces anything outside
     ``[A-Za-z0-9._-]`` with ``_``, collapses runs of ``.``, ``_`` and ``-``,
-    strips leading dots and dashes, and caps the length at ``max_length``
+    strips leading dots and dashes and trailing separators from the stem, and caps the length at ``max_length``
     keeping the extension.
     """
     if max_length < 8:
@@ -59,8 +59,11 @@ def safe_file_name(name: str | None, *, max_length: int = MAX_FILE_NAME_LENGTH) 
         # No extension, a hidden file (".bashrc") or an over-long "extension": one stem.
         stem, extension = text, ""
     extension = extension.strip("-_")
+    if not extension:
+        # "e._" has no real extension: treat it all as the stem, so a second pass changes nothing.
+        stem = text
     suffix = f".{extension}" if extension else ""
-    stem = stem.lstrip(".-_")[: max_length - len(suffix)].rstrip(".") or FALLBACK_NAME
+    stem = stem.lstrip(".-_")[: max_length - len(suffix)].rstrip(".-_") or FALLBACK_NAME
     return (stem + suffix)[:max_length]
 
 
