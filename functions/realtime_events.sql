@@ -272,9 +272,11 @@ declare
 begin
   select c.* into conversation
   from public.messages m join public.conversations c on c.id = m.conversation_id
-  where m.id = reaction.message_id;
+  where m.id = reaction.message_id and m.deleted_at is null;
   if not found then
-    return null;  -- the message (or its conversation) is being deleted: nothing to tell
+    -- The message was deleted (message_deleted says its reactions are gone) or is being removed with its
+    -- conversation: nothing to tell.
+    return null;
   end if;
   reactor := reaction.user_id;
   -- In support and persona conversations staff act for the organization: do not name them.

@@ -179,7 +179,7 @@ class Chat:
         """A staff notice to ``user`` (lands in their notices conversation)."""
         if self.has_rpc("send_notice"):
             row = self.api.rpc("send_notice", {"organization_id": organization, "user_id": str(user.id),
-                                               "body": body}, token=staff.token)  # fmt: skip
+                                               "body": body, "style": None}, token=staff.token)  # fmt: skip
             return int(row["id"])
         notices = self.api.rpc("get_or_create_notices_conversation", {"organization_id": organization},
                                token=user.token)  # fmt: skip

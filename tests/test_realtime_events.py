@@ -126,6 +126,7 @@ def test_a_member_receives_every_conversation_event_in_commit_order_with_client_
         chat.delete(bob, first)
         marker(chat, topic)
         await until(lambda: "test_marker" in events(watcher), what="every event up to the marker")
+        # Membership RPCs also post a system message ("Owner added Dave") right after the roster change.
         assert events(watcher) == [
             "message_created",
             "message_edited",
@@ -133,13 +134,22 @@ def test_a_member_receives_every_conversation_event_in_commit_order_with_client_
             "reaction_changed",
             "read",
             "member_joined",
+            "message_created",
             "member_role_changed",
+            "message_created",
             "member_left",
+            "message_created",
             "conversation_updated",
             "message_deleted",
             "test_marker",
         ]
-        created = last(watcher, "message_created")["message"]
+        announcements = [p["message"] for p in watcher.payloads("message_created")][1:]
+        assert [(m["sender_kind"], m["kind"], m["metadata"]["event"]) for m in announcements] == [
+            ("system", "system", "member_added"),
+            ("system", "system", "member_promoted"),
+            ("system", "system", "member_removed"),
+        ]
+        created = watcher.payloads("message_created")[0]["message"]
         assert (created["id"], created["conversation_id"], created["body"]) == (first, group, "hello")
         assert (created["sender_kind"], created["sender_id"]) == ("user", str(bob.id))
         assert "deleted_by" not in created and "pinned_by" not in created
