@@ -5,10 +5,14 @@ What it measures (docs/realtime.md, "Measured"):
 1. ``plain_insert_per_s``: the most message rows per second ``writers``
    connections insert into a copy of ``public.messages`` that has the same
    columns, defaults, indexes and foreign key but no triggers (no realtime).
-2. ``send_path_insert_per_s``: the same, into ``public.messages`` itself, so
+2. ``realtime_insert_per_s``: the same, into ``public.messages`` itself, so
    the realtime trigger writes a ``realtime.messages`` row per message, while
-   the service decodes the WAL (no subscribers). ``ratio`` is 2 / 1.
-3. The paced run: ``subscribers`` WebSocket clients join the private topic
+   the service decodes the WAL (no subscribers); ``realtime_over_plain`` is
+   2 / 1: what broadcasting from the database costs a writer.
+3. ``send_message_per_s``: the same through the real ``send_message`` RPC
+   (validation, rate limit, idempotency, and the trigger), when installed;
+   ``send_message_over_plain`` is 3 / 1.
+4. The paced run: ``subscribers`` WebSocket clients join the private topic
    ``conversation:{id}`` of one group whose members they are, and messages
    are sent at ``rate`` per second for ``seconds``. For every message and
    every client: latency = time the client read the ``message_created`` frame
@@ -16,10 +20,11 @@ What it measures (docs/realtime.md, "Measured"):
    machine, loopback). Reports p50/p90/p99/max, delivered events/s and loss
    (received / sent, per client).
 
-Send path: ``public.send_message`` (the real RPC, as each member, through
-``role authenticated`` + JWT claims like the API) when it exists, else a
-plain ``insert into public.messages`` as the owner: the realtime trigger
-fires the same way for both. The result says which (``send_path``).
+Paced send path (``send_path``): ``rpc`` = ``public.send_message``, as each
+member with ``role authenticated`` + JWT claims like the API, pipelined in
+one round trip; ``insert`` = ``insert into public.messages`` as the owner
+(the realtime trigger fires the same way); ``auto`` (default) = ``rpc`` when
+it is installed. The result says which.
 
 Clients: a lean asyncio client on raw sockets speaking the same protocol
 (WebSocket handshake, Phoenix vsn 1.0.0 join with ``access_token`` and
@@ -165,16 +170,21 @@ class Writer:
         sender = self.fixture.user_ids[self.counter % len(self.fixture.user_ids)]
         body = f"bench message {self.counter}"
         if self.rpc:
+            # One round trip: the request's transaction (role + JWT claims, as the API sets them, then the RPC)
+            # is pipelined.
             claims = json.dumps({"sub": sender, "role": "authenticated", "aud": "authenticated"})
-            with self.connection.transaction():
+            with self.connection.pipeline():
+                self.connection.execute("begin")
                 self.connection.execute(
                     "select set_config('role', 'authenticated', true), set_config('request.jwt.claims', %s, true)",
                     (claims,),
                 )
-                row = self.connection.execute(
+                cursor = self.connection.execute(
                     "select id from public.send_message(conversation_id => %s, body => %s)",
                     (self.fixture.conversation_id, body),
-                ).fetchone()
+                )
+                self.connection.execute("commit")
+            row = cursor.fetchone()
         else:
             row = self.connection.execute(
                 f"insert into {self.table} (conversation_id, sender_kind, sender_id, body) "
@@ -396,14 +406,20 @@ def run(
     seconds: float = 10,
     subscribers: int = 100,
     service_url: str | None = None,
-    writers: int = 4,
+    writers: int = 8,
     saturation_seconds: float = 3.0,
     max_queue: int = 1000,
     drain_seconds: float = 10.0,
+    send_path: str = "auto",
 ) -> dict[str, Any]:
     """Run the benchmark; return the measurements (see the module docstring)."""
+    if send_path not in ("auto", "rpc", "insert"):
+        raise ValueError("send_path is auto, rpc or insert")
     fixture = create_fixture(database_url, subscribers)
-    rpc = has_send_message(database_url)
+    installed = has_send_message(database_url)
+    if send_path == "rpc" and not installed:
+        raise RuntimeError("public.send_message is not installed")
+    rpc = installed if send_path == "auto" else send_path == "rpc"
     context = multiprocessing.get_context("spawn")
     service: multiprocessing.process.BaseProcess | None = None
     slot = f"parley_bench_{fixture.tag}"
@@ -428,8 +444,15 @@ def run(
         health_url = service_url.replace("ws://", "http://").replace("/realtime/v1", "/health")
         wait_healthy(health_url)
 
-        through_send_path = saturate(
-            database_url, fixture, writers=writers, seconds=saturation_seconds, rpc=rpc, table="public.messages"
+        through_trigger = saturate(
+            database_url, fixture, writers=writers, seconds=saturation_seconds, rpc=False, table="public.messages"
+        )
+        through_rpc = (
+            saturate(
+                database_url, fixture, writers=writers, seconds=saturation_seconds, rpc=True, table="public.messages"
+            )
+            if installed
+            else None
         )
         # Let the service drain what the saturation wrote before the clients join.
         deadline = time.monotonic() + 60
@@ -478,9 +501,9 @@ def run(
     delivered = len(latencies)
     delivery_window = (last_receive - first_send) if delivered else float("nan")
     return {
-        "send_path": "public.send_message RPC as each member"
+        "send_path": "rpc: public.send_message as each member (role authenticated + JWT claims, one round trip)"
         if rpc
-        else "insert into public.messages (send_message not installed; the realtime trigger fires the same)",
+        else "insert: insert into public.messages as the owner (the realtime trigger fires as for send_message)",
         "client": "lean raw-socket WebSocket client (Phoenix vsn 1.0.0), one process for all subscribers",
         "subscribers": subscribers,
         "writers": writers,
@@ -507,8 +530,10 @@ def run(
             - before.get("backpressure_disconnects", 0),
         },
         "plain_insert_per_s": round(plain, 1),
-        "send_path_insert_per_s": round(through_send_path, 1),
-        "send_path_over_plain": round(through_send_path / plain, 3) if plain else None,
+        "realtime_insert_per_s": round(through_trigger, 1),
+        "realtime_over_plain": round(through_trigger / plain, 3) if plain else None,
+        "send_message_per_s": round(through_rpc, 1) if through_rpc is not None else None,
+        "send_message_over_plain": round(through_rpc / plain, 3) if through_rpc is not None and plain else None,
         "delivered_events_per_s_over_plain_insert_per_s": round(delivered / delivery_window / plain, 3)
         if delivered and plain
         else None,
@@ -526,8 +551,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=1000)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--subscribers", type=int, default=100)
-    parser.add_argument("--writers", type=int, default=4)
+    parser.add_argument("--writers", type=int, default=8)
     parser.add_argument("--service-url", default=None, help="use a running service (same database)")
+    parser.add_argument(
+        "--send-path",
+        choices=("auto", "rpc", "insert"),
+        default="auto",
+        help="paced run: send_message RPC, plain insert, or the RPC when installed",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON only")
     arguments = parser.parse_args(argv)
     database_url = arguments.database_url
@@ -545,6 +576,7 @@ def main(argv: list[str] | None = None) -> int:
         seconds=arguments.seconds,
         subscribers=arguments.subscribers,
         service_url=arguments.service_url,
+        send_path=arguments.send_path,
         writers=arguments.writers,
     )
     if arguments.json:
