@@ -20,13 +20,26 @@
 -- realtime.topic() and auth.uid() are wrapped in scalar subqueries, so the
 -- receive decision is computed once per statement, not per row.
 
-drop policy if exists parley_topics_receive on realtime.messages;
-create policy parley_topics_receive on realtime.messages for select to authenticated
-  using (topic = (select realtime.topic())
-         and extension in ('broadcast', 'presence')
-         and (select parley_internal.realtime_can_receive((select realtime.topic()), (select auth.uid()))));
+-- Applied only to a realtime.messages with Supabase's columns (topic, extension): the platform shim
+-- leaves an existing table alone, and policies on another shape would not mean the same. Without
+-- them RLS denies every private join (fail closed).
+do $realtime_policies$
+begin
+  if (select pg_catalog.count(*) from information_schema.columns
+      where table_schema = 'realtime' and table_name = 'messages' and column_name in ('topic', 'extension')) < 2 then
+    raise notice 'realtime.messages has no topic/extension columns: Parley''s realtime policies are not created';
+    return;
+  end if;
 
-drop policy if exists parley_topics_send on realtime.messages;
-create policy parley_topics_send on realtime.messages for insert to authenticated
-  with check (topic = (select realtime.topic())
-              and parley_internal.realtime_can_send((select realtime.topic()), extension, (select auth.uid())));
+  drop policy if exists parley_topics_receive on realtime.messages;
+  create policy parley_topics_receive on realtime.messages for select to authenticated
+    using (topic = (select realtime.topic())
+           and extension in ('broadcast', 'presence')
+           and (select parley_internal.realtime_can_receive((select realtime.topic()), (select auth.uid()))));
+
+  drop policy if exists parley_topics_send on realtime.messages;
+  create policy parley_topics_send on realtime.messages for insert to authenticated
+    with check (topic = (select realtime.topic())
+                and parley_internal.realtime_can_send((select realtime.topic()), extension, (select auth.uid())));
+end
+$realtime_policies$;
