@@ -157,17 +157,24 @@ stable
 security definer
 set search_path = ''
 as $$
-  -- Capped at 100 ("99+"), like the inbox: O(min(unread, 100)) through messages (conversation_id, id).
+  -- The inbox's rule (parley_internal.unread_state, functions/read_state.sql) for one conversation:
+  -- after the watermark and the member's history cut-off, not deleted, not sent by the member, not a
+  -- system message about the member's own group change; at most 101 index entries of
+  -- messages (conversation_id, id), so 101 means "more than 100".
   select pg_catalog.count(*)::integer from (
-    select 1 from public.messages m
-    where m.conversation_id = realtime_unread_count.conversation_id
-      and m.id > realtime_unread_count.after_id
-      and m.sender_id is distinct from realtime_unread_count.user_id
-      and m.deleted_at is null
-    limit 100) as unread
+    select 1 from public.messages msg
+    where msg.conversation_id = realtime_unread_count.conversation_id
+      and msg.id > greatest(realtime_unread_count.after_id, coalesce((
+            select m.visible_from_message_id from public.conversation_members m
+            where m.conversation_id = realtime_unread_count.conversation_id
+              and m.user_id = realtime_unread_count.user_id), 0))
+      and msg.deleted_at is null
+      and msg.sender_id is distinct from realtime_unread_count.user_id
+      and (msg.sender_kind <> 'system' or (msg.metadata ->> 'actor_id') is distinct from realtime_unread_count.user_id::text)
+    limit 101) as unread
 $$;
 comment on function parley_internal.realtime_unread_count(uuid, uuid, bigint) is
-  'Unread messages of a conversation for a user after a watermark, capped at 100 (as the inbox counts them).';
+  'Unread messages of a conversation for a user after a watermark, counted as the inbox counts them, up to 101 (more than 100).';
 select parley_internal.restrict_function('parley_internal.realtime_unread_count(uuid, uuid, bigint)', '{}');
 
 -- Messages ---------------------------------------------------------------------
@@ -307,6 +314,7 @@ as $$
 declare
   topic text := 'conversation:' || new.conversation_id;
   conversation_kind text;
+  unread integer;
 begin
   if new.last_read_message_id > old.last_read_message_id
      and coalesce((select s.send_read_receipts from public.privacy_settings s where s.user_id = new.user_id), true) then
@@ -325,11 +333,11 @@ begin
   end if;
   -- The member's own devices: unread badge and inbox flags.
   if new.last_read_message_id <> old.last_read_message_id then
+    unread := parley_internal.realtime_unread_count(new.conversation_id, new.user_id, new.last_read_message_id);
     perform realtime.send(pg_catalog.jsonb_build_object(
                             'conversation_id', new.conversation_id,
                             'last_read_message_id', new.last_read_message_id,
-                            'unread_count', parley_internal.realtime_unread_count(new.conversation_id, new.user_id,
-                                                                                  new.last_read_message_id)),
+                            'unread_count', least(unread, 100), 'unread_capped', unread > 100),
                           'unread_changed', 'user:' || new.user_id, true);
   end if;
   if (old.archived_at_message_id, old.hidden_at_message_id, old.muted_until, old.pinned_at, old.notification_level)

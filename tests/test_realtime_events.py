@@ -288,7 +288,12 @@ def test_user_topic_carries_inbox_changes_to_that_user_only(
             ("notices", notice)
         ]
         unread = [item for item in mine.payloads("unread_changed") if item["conversation_id"] == direct]
-        assert unread[-1] == {"conversation_id": direct, "last_read_message_id": hello, "unread_count": 0}
+        assert unread[-1] == {
+            "conversation_id": direct,
+            "last_read_message_id": hello,
+            "unread_count": 0,
+            "unread_capped": False,
+        }
         assert {"conversation_id": fresh, "reason": "removed"} in mine.payloads("conversation_removed")
 
         # Bob's topic: his own copy of the direct message, and nothing of Alice's inbox.
@@ -656,5 +661,38 @@ def test_streamed_and_polled_slots_give_the_same_events_ids_and_refusals(own_dat
         finally:
             await streamed.drop_slots()
             await polled.drop_slots()
+
+    run(scenario())
+
+
+def test_unread_changed_counts_as_get_unread_counts_does(api, database, realtime_service, people, organization, chat):
+    """The user topic's unread_count follows the inbox rule: after the watermark, not own, not deleted, not own group
+    changes announced by the system."""
+    owner, alice, dave = people["owner"], people["alice"], people["dave"]
+    room = create_group(api, organization, owner, alice, dave, title="Counting")
+
+    async def scenario():
+        inbox = await subscribe(realtime_service.url, dave.token, f"user:{dave.id}")
+        await start(chat, f"user:{dave.id}", inbox)
+        first = chat.send(alice, room, "one")
+        chat.send(dave, room, "my own")
+        gone = chat.send(alice, room, "deleted")
+        chat.delete(alice, gone)
+        chat.send(owner, room, "three")
+        api.rpc(
+            "set_conversation_member_role",
+            {"conversation_id": room, "user_id": str(dave.id), "role": "admin"},
+            token=owner.token,
+        )
+        chat.mark(dave, room, first, watermark="read")
+        marker(chat, f"user:{dave.id}")
+        await until(lambda: "test_marker" in events(inbox), what="marker")
+        pushed = [item for item in inbox.payloads("unread_changed") if item["conversation_id"] == room][-1]
+        [counted] = [
+            row for row in api.rpc("get_unread_counts", {}, token=dave.token) if row["conversation_id"] == room
+        ]
+        assert (pushed["unread_count"], pushed["unread_capped"]) == (counted["unread_count"], counted["unread_capped"])
+        assert pushed["last_read_message_id"] == first == counted["last_read_message_id"]
+        await inbox.close()
 
     run(scenario())
