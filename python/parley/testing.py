@@ -39,6 +39,8 @@ def _with_database(url: str, database: str) -> str:
 class TestUser:
     """A user created in auth.users for a test, with a signed access token."""
 
+    __test__ = False  # a test helper, not a class of tests for pytest to collect
+
     id: uuid.UUID
     email: str
     token: str
@@ -47,6 +49,8 @@ class TestUser:
 @dataclass
 class TestDatabase:
     """One cloned database: an owner URL for set-up, an authenticator URL for the API."""
+
+    __test__ = False  # a test helper, not a class of tests for pytest to collect
 
     name: str
     url: str
@@ -88,6 +92,8 @@ class TapResult:
 
 class TestServer:
     """The server a test run uses, and the template its databases are cloned from."""
+
+    __test__ = False  # a test helper, not a class of tests for pytest to collect
 
     def __init__(self) -> None:
         external = config.external_database_url()
