@@ -93,6 +93,8 @@ class Channel:
     presence_key: str = ""
     presence_enabled: bool = False
     presence_ref: str | None = None
+    seen_up_to: str | None = None
+    """The event id the client resumed after: live events up to it are duplicates (see Hub.deliver)."""
     expiry: asyncio.TimerHandle | None = None
     expires_at: float = field(default=float("inf"))
     shown: set[str] = field(default_factory=set)
@@ -350,6 +352,7 @@ class Hub:
                         "reload history", "broadcast"))  # fmt: skip
                 for event in result.events:
                     session.push(broadcast_message(name, event, replayed=True))
+                channel.seen_up_to = result.events[-1].id if result.events and result.events[-1].id > after else after
         if channel.presence_enabled:
             session.push(message(topic, "presence_state", self._presence_state(channel)))
         log.info("join: %s on %s (private=%s)", claims.get("sub") or claims.get("role"), name, private)
@@ -438,6 +441,10 @@ class Hub:
                 continue
             text = text_frame(broadcast_message(event.topic, event).encode())
             for channel in list(members):
+                if channel.seen_up_to is not None and event.id <= channel.seen_up_to:
+                    # Read again from the slot after a restart (pg_recvlogical confirms about once a
+                    # second): the client resumed after this id, so it has the event already.
+                    continue
                 if channel.private == event.private and self._live(channel, now):
                     channel.session.push(text)
                     self.delivered += 1
