@@ -208,3 +208,53 @@ $$;
 comment on function parley_internal.can_post_in_conversation(uuid, uuid) is
   'Whether the user may post: notices only staff with chat.send_notice; groups members (admins only when posting_policy is admins); direct and support their readers. The plan must include chat. Blocks and slow mode are checked by send_message.';
 select parley_internal.restrict_function('parley_internal.can_post_in_conversation(uuid, uuid)', '{authenticated,service_role}');
+
+-- Member-only visibility: what the message tables show through plain reads.
+-- Staff who handle a support, persona or notices conversation without being
+-- a member read its content only through get_messages / get_pinned_messages,
+-- which record the read in the audit log (seed 002 "admin override"); a plain
+-- GET on a table could not leave that trace.
+
+create or replace function parley_internal.member_fully_visible_conversation_ids(user_id uuid)
+returns setof uuid
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select m.conversation_id from public.conversation_members m
+  where m.user_id = member_fully_visible_conversation_ids.user_id and m.visible_from_message_id = 0
+$$;
+comment on function parley_internal.member_fully_visible_conversation_ids(uuid) is
+  'Conversations the user is a member of and sees the whole history of; the fast path of the message table policies (evaluated once per statement).';
+select parley_internal.restrict_function('parley_internal.member_fully_visible_conversation_ids(uuid)', '{authenticated,service_role}');
+
+create or replace function parley_internal.member_visible_from(conversation_id uuid, user_id uuid)
+returns bigint
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select m.visible_from_message_id from public.conversation_members m
+  where m.conversation_id = member_visible_from.conversation_id and m.user_id = member_visible_from.user_id
+$$;
+comment on function parley_internal.member_visible_from(uuid, uuid) is
+  'A member sees the conversation''s messages with a greater id; null for non-members (staff included).';
+select parley_internal.restrict_function('parley_internal.member_visible_from(uuid, uuid)', '{authenticated,service_role}');
+
+create or replace function parley_internal.member_can_read_message(message_id bigint, user_id uuid)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select coalesce((
+    select msg.id > parley_internal.member_visible_from(msg.conversation_id, member_can_read_message.user_id)
+    from public.messages msg where msg.id = member_can_read_message.message_id
+  ), false)
+$$;
+comment on function parley_internal.member_can_read_message(bigint, uuid) is
+  'Whether the user, as a member, may read the message through a plain table read (staff use the audited RPCs).';
+select parley_internal.restrict_function('parley_internal.member_can_read_message(bigint, uuid)', '{authenticated,service_role}');

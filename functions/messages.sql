@@ -773,7 +773,7 @@ select parley_internal.publish_function('parley_internal.pin_message(bigint, boo
 create or replace function parley_internal.get_pinned_messages(conversation_id uuid)
 returns setof public.messages
 language plpgsql
-stable
+volatile
 security definer
 set search_path = ''
 as $$
@@ -785,6 +785,8 @@ begin
     perform parley_internal.refuse('PT404', 'conversation_not_found', 'No such conversation.',
       'Check the conversation id; you must be a member.');
   end if;
+  -- Staff reading a conversation they are not a member of leave an audit trace (no-op for members).
+  perform parley_internal.audit_staff_read(get_pinned_messages.conversation_id);
   return query
     select m.* from public.messages m
     where m.conversation_id = get_pinned_messages.conversation_id and m.pinned_at is not null and m.id > floor_id
@@ -845,8 +847,8 @@ begin
         'Check the conversation id; you must be a member.');
     end if;
     floor_id := 0;
-    -- AUDIT: staff reading a conversation they are not a member of (support, persona, notices). The one
-    -- place for it: perform parley_internal.audit_staff_read(get_messages.conversation_id, caller);
+    -- Staff reading a conversation they are not a member of (support, persona, notices): audited (seed 002).
+    perform parley_internal.audit_staff_read(get_messages.conversation_id);
   end if;
 
   -- The page: one keyset scan of messages (conversation_id, id) per direction, reading one row more than

@@ -158,12 +158,16 @@ set search_path = ''
 as $$
 declare
   caller uuid := parley_internal.require_user();
-  trimmed text := pg_catalog.btrim(coalesce(create_organization.name, ''));
+  trimmed text := parley_internal.trim_whitespace(coalesce(create_organization.name, ''));
   created public.organizations;
 begin
   if pg_catalog.length(trimmed) not between 1 and 100 then
     perform parley_internal.refuse('P0001', 'invalid_organization_name',
       'An organization name has 1 to 100 characters.', 'Choose a shorter or non-empty name.');
+  end if;
+  if trimmed ~ '[[:cntrl:]]' then
+    perform parley_internal.refuse('P0001', 'control_characters', 'Names cannot contain control characters.',
+      'Remove them.');
   end if;
   insert into public.organizations (name, created_by) values (trimmed, caller) returning * into created;
   insert into public.organization_members (organization_id, user_id, role) values (created.id, caller, 'owner');

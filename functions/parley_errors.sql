@@ -9,6 +9,18 @@
 --   message a sentence for people;
 --   hint    what to do about it.
 -- docs/errors.md lists the reasons.
+--
+-- Monitoring counts refusals by reason (docs/monitoring.md). A refusal rolls
+-- its transaction back, so it cannot be counted by an insert; before raising,
+-- refuse emits a NON-transactional logical decoding message, prefix
+-- 'parley.refusal', content {"sqlstate", "reason", "user_id",
+-- "organization_id", "role", "at"}: a WAL record that survives the rollback.
+-- The realtime service decodes it with wal2json and hands batches to
+-- parley_internal.record_refusals. The emit is skipped when nothing could
+-- decode it (wal_level below logical, a standby) or when the setting
+-- parley.refusal_events is 'off', and any failure of it is swallowed: it
+-- never replaces the refusal. Code that knows the organization may say so
+-- with parley_internal.set_refusal_organization(organization_id) first.
 
 create or replace function parley_internal.refuse(
   error_code text,
@@ -17,9 +29,25 @@ create or replace function parley_internal.refuse(
   hint text
 ) returns void
 language plpgsql
+security definer
 set search_path = ''
 as $$
 begin
+  if pg_catalog.current_setting('wal_level') = 'logical'
+     and coalesce(pg_catalog.current_setting('parley.refusal_events', true), '') <> 'off' then
+    begin
+      perform pg_catalog.pg_logical_emit_message(false, 'parley.refusal', pg_catalog.json_build_object(
+        'sqlstate', error_code,
+        'reason', reason,
+        'user_id', nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::json ->> 'sub',
+        'organization_id', nullif(pg_catalog.current_setting('parley.refusal_organization_id', true), ''),
+        'role', coalesce(nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::json ->> 'role',
+                         pg_catalog.current_setting('role')),
+        'at', pg_catalog.clock_timestamp())::text);
+    exception when others then
+      null;  -- monitoring must never hide or replace the refusal itself
+    end;
+  end if;
   raise exception using
     errcode = error_code,
     message = message,
@@ -29,7 +57,36 @@ end
 $$;
 
 comment on function parley_internal.refuse(text, text, text, text) is
-  'Raise a refusal: SQLSTATE error_code (HTTP status via PostgREST), stable reason in DETAIL, human message and hint.';
+  'Raise a refusal: SQLSTATE error_code (HTTP status via PostgREST), stable reason in DETAIL, human message and hint. Emits a non-transactional parley.refusal WAL message first, for monitoring.';
 
 revoke all on function parley_internal.refuse(text, text, text, text) from public, anon, authenticated, service_role;
 grant execute on function parley_internal.refuse(text, text, text, text) to anon, authenticated, service_role;
+
+create or replace function parley_internal.set_refusal_organization(organization_id uuid)
+returns void
+language sql
+volatile
+set search_path = ''
+as $$
+  select pg_catalog.set_config('parley.refusal_organization_id', coalesce(organization_id::text, ''), true)
+$$;
+comment on function parley_internal.set_refusal_organization(uuid) is
+  'Attribute the refusals of the rest of this transaction to the organization (monitoring counts them under it).';
+
+revoke all on function parley_internal.set_refusal_organization(uuid) from public, anon, authenticated, service_role;
+grant execute on function parley_internal.set_refusal_organization(uuid) to authenticated, service_role;
+
+-- Input hygiene shared by the RPCs: names and titles are trimmed of all
+-- whitespace (btrim alone only trims spaces, so a name of tabs would pass).
+create or replace function parley_internal.trim_whitespace(value text)
+returns text
+language sql
+immutable
+set search_path = ''
+as $$
+  select pg_catalog.regexp_replace(value, '^[[:space:]]+|[[:space:]]+$', '', 'g')
+$$;
+comment on function parley_internal.trim_whitespace(text) is
+  'The text without leading and trailing whitespace of any kind (spaces, tabs, newlines).';
+revoke all on function parley_internal.trim_whitespace(text) from public, anon, authenticated, service_role;
+grant execute on function parley_internal.trim_whitespace(text) to authenticated, service_role;

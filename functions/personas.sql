@@ -76,7 +76,7 @@ declare
   created public.personas;
 begin
   if create_persona.display_name is null
-     or pg_catalog.length(pg_catalog.btrim(create_persona.display_name)) not between 1 and 80 then
+     or pg_catalog.length(parley_internal.trim_whitespace(create_persona.display_name)) not between 1 and 80 then
     perform parley_internal.refuse('P0001', 'invalid_display_name', 'A display name has 1 to 80 characters.',
       'Choose a shorter or non-empty name.');
   end if;
@@ -94,7 +94,8 @@ begin
   end if;
   perform parley_internal.require_feature(create_persona.organization_id, 'chat');
   insert into public.personas (organization_id, display_name, avatar_url)
-  values (create_persona.organization_id, pg_catalog.btrim(create_persona.display_name), create_persona.avatar_url)
+  values (create_persona.organization_id, parley_internal.trim_whitespace(create_persona.display_name),
+          create_persona.avatar_url)
   returning * into created;
   return created;
 end

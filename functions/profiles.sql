@@ -15,7 +15,7 @@ begin
       'A username has 3 to 32 letters, digits, underscores or dots and does not start with a dot.',
       'Choose another username.');
   end if;
-  if new.display_name is null or pg_catalog.length(pg_catalog.btrim(new.display_name)) not between 1 and 80 then
+  if new.display_name is null or pg_catalog.length(parley_internal.trim_whitespace(new.display_name)) not between 1 and 80 then
     perform parley_internal.refuse('P0001', 'invalid_display_name', 'A display name has 1 to 80 characters.',
       'Choose a shorter or non-empty name.');
   end if;
@@ -34,7 +34,7 @@ begin
     perform parley_internal.refuse('P0001', 'invalid_time_zone', 'A time zone is an IANA name such as Europe/Paris.',
       'Pass an IANA time zone name.');
   end if;
-  new.display_name := pg_catalog.btrim(new.display_name);
+  new.display_name := parley_internal.trim_whitespace(new.display_name);
   if tg_op = 'INSERT' or new.username is distinct from old.username then
     if exists (select 1 from public.profiles p
                where pg_catalog.lower(p.username) = pg_catalog.lower(new.username) and p.id <> new.id) then

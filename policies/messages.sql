@@ -1,22 +1,25 @@
--- Messages and their edits, reactions and mentions: readable by those who
--- may read the conversation, from their visibility cut-off on (groups with
--- since_joined history). The first branch is one set lookup per query (the
+-- Messages and their edits, reactions and mentions: readable through plain
+-- table reads by the conversation's members, from their visibility cut-off
+-- on (groups with since_joined history). Staff who handle support, persona
+-- and notices conversations without being members read them through
+-- get_messages / get_pinned_messages, which leave an audit trace (seed 002);
+-- a plain GET could not. The first branch is one set lookup per query (the
 -- common case); the second runs per row only for cut-off conversations.
 -- Mentions: only the mentioned user's own rows. No write policies: send,
 -- edit, delete and react through the RPCs.
 
 drop policy if exists messages_select on public.messages;
 create policy messages_select on public.messages for select to authenticated
-  using (conversation_id in (select parley_internal.fully_readable_conversation_ids((select auth.uid())))
-         or id > parley_internal.message_visible_from(conversation_id, (select auth.uid())));
+  using (conversation_id in (select parley_internal.member_fully_visible_conversation_ids((select auth.uid())))
+         or id > parley_internal.member_visible_from(conversation_id, (select auth.uid())));
 
 drop policy if exists message_edits_select on public.message_edits;
 create policy message_edits_select on public.message_edits for select to authenticated
-  using (parley_internal.can_read_message(message_id, (select auth.uid())));
+  using (parley_internal.member_can_read_message(message_id, (select auth.uid())));
 
 drop policy if exists message_reactions_select on public.message_reactions;
 create policy message_reactions_select on public.message_reactions for select to authenticated
-  using (parley_internal.can_read_message(message_id, (select auth.uid())));
+  using (parley_internal.member_can_read_message(message_id, (select auth.uid())));
 
 drop policy if exists message_mentions_select on public.message_mentions;
 create policy message_mentions_select on public.message_mentions for select to authenticated

@@ -100,3 +100,24 @@ def test_inbox_and_unread_counts_of_b_list_only_b_conversations(api: Api, settin
     assert setting["conversations"]["a"] not in str(inbox)
     counts = api.rpc("get_unread_counts", {}, token=user_b.token)
     assert setting["conversations"]["a"] not in str(counts)
+
+
+def test_staff_read_support_messages_only_through_get_messages_which_leaves_an_audit_trace(api: Api, database,
+                                                                                          setting):
+    """Seed 002 'admin override': staff reading a conversation they are not a member of leaves a trace."""
+    owner: TestUser = setting["owner"]
+    a_conversation = setting["conversations"]["a"]
+    # A plain table read shows staff nothing: it could not be recorded.
+    assert api.query("select id from messages where conversation_id = %s", (a_conversation,), token=owner.token) == []
+    page = api.rpc("get_messages", {"conversation_id": a_conversation}, token=owner.token)
+    assert SECRET.format("a") in str(page)
+    entries = as_owner(database, """
+        select actor_id::text, object_id, ip::text, user_agent from audit_log
+        where action = 'conversation.staff_read' and organization_id = %s
+    """, (setting["organization"],))
+    assert (str(owner.id), a_conversation) in {(actor, object_id) for actor, object_id, _, _ in entries}
+    # A member reading their own conversation leaves no such entry.
+    api.rpc("get_messages", {"conversation_id": a_conversation}, token=setting["a"].token)
+    assert not any(actor == str(setting["a"].id) for actor, *_ in as_owner(database, """
+        select actor_id::text from audit_log where action = 'conversation.staff_read'
+    """))

@@ -150,7 +150,7 @@ from (values
   ($q$i_stranger$q$, $q$select 1 from public.messages where conversation_id = '0c000000-0000-4000-8000-000000000002'$q$, $q$rows 0$q$, $q$messages: a stranger cannot select (0 rows) of a message in i_member's support conversation$q$),
   ($q$i_member$q$, $q$select 1 from public.messages where conversation_id = '0c000000-0000-4000-8000-000000000002'$q$, $q$rows 1$q$, $q$messages: an Acme member of the group can select (rows 1) of a message in i_member's support conversation$q$),
   ($q$i_other_admin$q$, $q$select 1 from public.messages where conversation_id = '0c000000-0000-4000-8000-000000000002'$q$, $q$rows 0$q$, $q$messages: an admin of another organization cannot select (0 rows) of a message in i_member's support conversation$q$),
-  ($q$i_admin$q$, $q$select 1 from public.messages where conversation_id = '0c000000-0000-4000-8000-000000000002'$q$, $q$rows 1$q$, $q$messages: an Acme admin (not in the group, support agent) can select (rows 1) of a message in i_member's support conversation$q$),
+  ($q$i_admin$q$, $q$select 1 from public.messages where conversation_id = '0c000000-0000-4000-8000-000000000002'$q$, $q$rows 0$q$, $q$messages: an Acme admin (support agent, not a member) cannot select (0 rows) of a message in i_member's support conversation: staff read it only through the audited get_messages$q$),
   ($q$service_role$q$, $q$select 1 from public.messages where conversation_id = '0c000000-0000-4000-8000-000000000002'$q$, $q$rows 1$q$, $q$messages: service_role can select (rows 1) of a message in i_member's support conversation$q$)
 ) as cases(actor, statement, expected, description);
 
