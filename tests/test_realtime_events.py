@@ -12,6 +12,7 @@ import asyncio
 import json
 import time
 import urllib.request
+import uuid
 from typing import TYPE_CHECKING
 
 import psycopg
@@ -19,7 +20,7 @@ import pytest
 from realtime import RealtimeSubscribeStates
 
 from identity_support import as_owner, organization_with
-from parley.db import Api
+from parley.db import Api, ApiError
 from parley.realtime import RealtimeConfig, ServiceThread
 from parley.realtime.stream import ChangeStream, Decoder, format_lsn, parse_lsn
 from realtime_support import Chat, Subscriber, subscribe, until
@@ -538,94 +539,93 @@ def own_database(server):
     server.drop_database(created)
 
 
-@pytest.fixture
-def refusal_service(own_database: TestDatabase):
-    """The service, checking for record_refusals every 0.1 s."""
-    service = ServiceThread(
-        RealtimeConfig(
-            own_database.url,
-            own_database.jwt_secret,
-            port=0,
-            slot="parley_realtime_refusals",
-            poll_interval=0.02,
-            retention_interval=0,
-            refusal_check_interval=0.1,
-        )
-    )
-    service.start()
-    yield service
-    service.stop(drop_slots=True)
-
-
 def health(service: ServiceThread) -> dict:
     assert service.service is not None
     with urllib.request.urlopen(service.service.health_url, timeout=5) as response:
         return json.loads(response.read())
 
 
-def emit_refusal(database: TestDatabase, content: dict, *, rolled_back: bool = False) -> None:
-    """What parley_internal.refuse emits: a non-transactional message, which survives the refused transaction."""
-    with psycopg.connect(database.url) as connection:
-        connection.execute("select pg_logical_emit_message(false, 'parley.refusal', %s)", (json.dumps(content),))
-        if rolled_back:
-            connection.rollback()
-        else:
-            connection.commit()
-
-
-def test_refusal_messages_reach_record_refusals_in_order_once_it_exists(own_database, refusal_service):
-    """Protocol level, with a stand-in record_refusals (the audit work provides the real one)."""
-    database = own_database
-    real = as_owner(database, "select to_regprocedure('parley_internal.record_refusals(jsonb)') is not null")
-    if real == [(True,)]:
-        pytest.skip("the real parley_internal.record_refusals exists: see the request-path refusal test")
-    emit_refusal(database, {"reason": "before", "n": 0})
-    deadline = time.monotonic() + 15
-    while health(refusal_service)["refusals_dropped"] < 1:
-        assert time.monotonic() < deadline, "the refusal before record_refusals existed was not read"
-        time.sleep(0.05)
-    as_owner(
-        database,
-        """
-        create table parley_internal.refusal_stand_in (position bigint generated always as identity primary key,
-                                                       event jsonb not null);
-        create function parley_internal.record_refusals(events jsonb) returns void language sql
-          set search_path = '' as
-          'insert into parley_internal.refusal_stand_in (event) select e from jsonb_array_elements(events) as e';
-    """,
+def refusal_service(database: TestDatabase) -> ServiceThread:
+    """The service on a slot of its own, checking for record_refusals every 0.1 s."""
+    config = RealtimeConfig(
+        database.url,
+        database.jwt_secret,
+        port=0,
+        slot="parley_realtime_refusals",
+        poll_interval=0.02,
+        retention_interval=0,
+        refusal_check_interval=0.1,
     )
+    return ServiceThread(config).start()
+
+
+def wait_for(condition, what: str, timeout: float = 20.0, nudge=None) -> None:
+    """Wait (bounded) for a condition checked from the test's thread, calling ``nudge`` between checks."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        if nudge is not None:
+            nudge()
+        time.sleep(0.05)
+
+
+def test_refused_requests_are_counted_once_through_the_service_even_across_a_restart(own_database):
+    """parley_internal.refuse's WAL message -> the service -> record_refusals (functions/monitoring.sql): dropped
+    while record_refusals is missing, then every refusal counted exactly once, also when a restarted service reads
+    part of the stream again."""
+    database = own_database
+    user = database.create_user("refused")
+    counted_sql = (
+        "select coalesce(sum(refusals), 0)::integer from parley_internal.refusal_counts "
+        "where user_id = %s and reason = %s"
+    )
+
+    def refused(api: Api) -> str:
+        with pytest.raises(ApiError) as raised:
+            api.rpc("create_organization", {"name": "   "}, token=user.token)
+        return raised.value.details
+
+    def flush() -> None:
+        """A refused transaction commits nothing, so its WAL message waits for the next flush: commit something."""
+        as_owner(database, "select txid_current()")
+
+    def sentinel(api: Api) -> None:
+        """A refusal of another reason; refusals are recorded in WAL order, so once it is counted, so is all before."""
+        with pytest.raises(ApiError) as raised:
+            api.rpc("get_or_create_support_conversation", {"organization_id": str(uuid.uuid4())}, token=user.token)
+        other = raised.value.details
+        before = as_owner(database, counted_sql, (user.id, other))[0][0]
+        wait_for(lambda: as_owner(database, counted_sql, (user.id, other))[0][0] > before, "the sentinel", nudge=flush)
+
+    as_owner(database, "alter function parley_internal.record_refusals(jsonb, text) rename to record_refusals_away")
+    service = refusal_service(database)
     try:
-        # Until the service has noticed the function, refusals are still dropped: warm up first.
-        deadline = time.monotonic() + 15
-        while health(refusal_service)["refusals_forwarded"] == 0:
-            assert time.monotonic() < deadline, "the service never found record_refusals"
-            emit_refusal(database, {"reason": "warm-up"})
-            time.sleep(0.1)
-        [(warm,)] = as_owner(database, "select coalesce(max(position), 0) from parley_internal.refusal_stand_in")
-        forwarded = health(refusal_service)["refusals_forwarded"]
-        for n in range(1, 6):
-            emit_refusal(database, {"reason": "blocked", "n": n}, rolled_back=n % 2 == 0)
-        deadline = time.monotonic() + 15
-        query = (
-            "select event from parley_internal.refusal_stand_in where event ->> 'reason' = 'blocked' order by position"
-        )
-        while len(as_owner(database, query)) < 5:
-            assert time.monotonic() < deadline, "refusals did not reach record_refusals"
-            time.sleep(0.05)
-        rows = as_owner(database, query)
-        assert [row[0] for row in rows] == [{"reason": "blocked", "n": n} for n in range(1, 6)]
-        later = as_owner(
-            database,
-            "select event ->> 'reason' from parley_internal.refusal_stand_in where position > %s order by position",
-            (warm,),
-        )
-        assert [reason for (reason,) in later][-5:] == ["blocked"] * 5
-        assert health(refusal_service)["refusals_forwarded"] >= forwarded + 5
+        with Api(database.api_url, database.jwt_secret) as api:
+            reason = refused(api)
+            wait_for(lambda: health(service)["refusals_dropped"] >= 1, "the dropped refusal", nudge=flush)
+            as_owner(
+                database, "alter function parley_internal.record_refusals_away(jsonb, text) rename to record_refusals"
+            )
+            # Until the service has looked again, refusals are still dropped: refuse until one is forwarded.
+            deadline = time.monotonic() + 20
+            while health(service)["refusals_forwarded"] == 0:
+                assert time.monotonic() < deadline, "the service never found record_refusals"
+                refused(api)
+                flush()
+                time.sleep(0.1)
+            sentinel(api)
+            before = as_owner(database, counted_sql, (user.id, reason))[0][0]
+            for _ in range(3):
+                refused(api)
+            sentinel(api)
+            assert as_owner(database, counted_sql, (user.id, reason)) == [(before + 3,)]
+            service.stop()
+            service = refusal_service(database)  # same slot: may read the last second again
+            refused(api)
+            sentinel(api)
+            assert as_owner(database, counted_sql, (user.id, reason)) == [(before + 4,)]
     finally:
-        as_owner(
-            database,
-            "drop function parley_internal.record_refusals(jsonb); drop table parley_internal.refusal_stand_in",
-        )
+        service.stop(drop_slots=True)
 
 
 def test_streamed_and_polled_slots_give_the_same_events_ids_and_refusals(own_database):

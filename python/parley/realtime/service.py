@@ -40,8 +40,8 @@ WEBSOCKET_PATH = "/realtime/v1/websocket"
 HEALTH_PATH = "/health"
 DEFAULT_PORT = 4000
 """Where `parley realtime` and `make run` listen unless told otherwise."""
-RECORD_REFUSALS = "parley_internal.record_refusals(jsonb)"
-"""Where refusal messages go; called only if it exists (the audit work provides it)."""
+RECORD_REFUSALS = ("parley_internal.record_refusals(jsonb, text)", "parley_internal.record_refusals(jsonb)")
+"""Where refusal messages go (functions/monitoring.sql; source = the slot name), called only if one exists."""
 REFUSAL_BATCH = 500
 REFUSAL_BACKLOG = 10000
 """Refusals kept in memory while record_refusals fails; older ones are dropped (and counted) beyond this."""
@@ -99,6 +99,8 @@ class RealtimeService:
         self.refusals_pending: list[LogicalMessage] = []
         self.refusals_forwarded = 0
         self.refusals_dropped = 0
+        self._record_refusals: str | None = None
+        """The record_refusals signature found, or None (not looked up yet, or missing)."""
         self._record_refusals_exists: bool | None = None
         self._record_refusals_checked = 0.0
         self._record_refusals_missing_logged = False
@@ -236,7 +238,7 @@ class RealtimeService:
         if not await self._record_refusals_available():
             if not self._record_refusals_missing_logged:
                 log.warning("%s does not exist: refusal events are dropped until it does (logged once)",
-                            RECORD_REFUSALS)  # fmt: skip
+                            RECORD_REFUSALS[0])  # fmt: skip
                 self._record_refusals_missing_logged = True
             self.refusals_dropped += len(self.refusals_pending)
             self.refusals_pending = []
@@ -246,7 +248,13 @@ class RealtimeService:
             events = [refusal_event(message) for message in batch]
             try:
                 async with self.pool.connection() as connection:
-                    await connection.execute("select parley_internal.record_refusals(%s::jsonb)", (Jsonb(events),))
+                    if self._record_refusals == RECORD_REFUSALS[0]:
+                        await connection.execute(
+                            "select parley_internal.record_refusals(%s::jsonb, source => %s)",
+                            (Jsonb(events), self.config.slot),
+                        )
+                    else:
+                        await connection.execute("select parley_internal.record_refusals(%s::jsonb)", (Jsonb(events),))
             except psycopg.Error as error:
                 log.warning("record_refusals failed (%d event(s) kept for retry): %s",
                             len(self.refusals_pending), str(error).strip())  # fmt: skip
@@ -265,12 +273,17 @@ class RealtimeService:
         if self._record_refusals_exists is None or (not self._record_refusals_exists and stale):
             try:
                 async with self.pool.connection() as connection:
-                    cursor = await connection.execute("select to_regprocedure(%s) is not null", (RECORD_REFUSALS,))
+                    cursor = await connection.execute(
+                        "select to_regprocedure(%s) is not null, to_regprocedure(%s) is not null", RECORD_REFUSALS
+                    )
                     row = await cursor.fetchone()
             except psycopg.Error as error:
-                log.warning("could not check for %s: %s", RECORD_REFUSALS, str(error).strip())
+                log.warning("could not check for %s: %s", RECORD_REFUSALS[0], str(error).strip())
                 return False
-            self._record_refusals_exists = bool(row and row[0])
+            self._record_refusals = next(
+                (signature for signature, exists in zip(RECORD_REFUSALS, row or (), strict=False) if exists), None
+            )
+            self._record_refusals_exists = self._record_refusals is not None
             self._record_refusals_checked = now
             if self._record_refusals_exists:
                 self._record_refusals_missing_logged = False
@@ -401,11 +414,16 @@ async def send_batch(connection: ServerConnection, frames: list[bytes]) -> None:
 
 
 def refusal_event(message: LogicalMessage) -> Any:
-    """The JSON a refusal message carries (its raw text under ``content`` if it is not JSON)."""
+    """The JSON object a refusal message carries, plus its WAL position as ``lsn`` (record_refusals skips replays).
+
+    Content that is not a JSON object is passed as ``{"content": text}`` (record_refusals ignores malformed events).
+    """
     try:
-        return json.loads(message.content)
+        content = json.loads(message.content)
     except ValueError:
-        return {"content": message.content}
+        content = None
+    event = content if isinstance(content, dict) else {"content": message.content}
+    return {**event, "lsn": format_lsn(message.lsn)}
 
 
 class ServiceThread:

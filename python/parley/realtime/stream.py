@@ -399,8 +399,14 @@ class ChangeStream:
                 f"select lsn::text, data from pg_logical_slot_peek_changes(%s, %s::pg_lsn, null, {_OPTIONS_SQL})",
                 (self.history_slot, format_lsn(self.confirmed_lsn)),
             )
-            events = Decoder().feed(await cursor.fetchall()).events
-            self.buffer.extend(event for event in events if self.history_lsn < event.lsn <= self.confirmed_lsn)
+            decoded = Decoder().feed(await cursor.fetchall())
+            self.buffer.extend(event for event in decoded.events if self.history_lsn < event.lsn <= self.confirmed_lsn)
+            # Refusals of the window again: a crash may have lost some before they were recorded, and
+            # record_refusals skips what it has recorded already (by lsn).
+            self.refusals.extend(
+                message for message in decoded.messages
+                if message.prefix == REFUSAL_PREFIX and self.history_lsn < message.lsn <= self.confirmed_lsn
+            )  # fmt: skip
         await self._start_receiver()
         log.info(
             "change stream open (%s): slot %s at %s, %d event(s) in the replay buffer",
