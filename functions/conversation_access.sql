@@ -88,46 +88,6 @@ comment on function parley_internal.can_read_conversation(uuid, uuid) is
   'Whether the user may read the conversation: a member, or staff with the permission for its kind.';
 select parley_internal.restrict_function('parley_internal.can_read_conversation(uuid, uuid)', '{authenticated,service_role}');
 
-create or replace function parley_internal.readable_conversation_ids(user_id uuid)
-returns setof uuid
-language sql
-stable
-security definer
-set search_path = ''
-as $$
-  select m.conversation_id from public.conversation_members m
-  where m.user_id = readable_conversation_ids.user_id
-  union
-  select c.id
-  from public.organization_members om
-  join public.conversations c on c.organization_id = om.organization_id and c.kind in ('support', 'notices', 'direct')
-  where om.user_id = readable_conversation_ids.user_id
-    and parley_internal.staff_permission_for(c) is not null
-    and parley_internal.has_permission(c.organization_id, parley_internal.staff_permission_for(c),
-                                       readable_conversation_ids.user_id)
-$$;
-comment on function parley_internal.readable_conversation_ids(uuid) is
-  'Every conversation the user may read (memberships, plus staff-handled conversations of their organizations). Policies use it as "id in (select ...)", evaluated once per query.';
-select parley_internal.restrict_function('parley_internal.readable_conversation_ids(uuid)', '{authenticated,service_role}');
-
-create or replace function parley_internal.fully_readable_conversation_ids(user_id uuid)
-returns setof uuid
-language sql
-stable
-security definer
-set search_path = ''
-as $$
-  select r.id from parley_internal.readable_conversation_ids(fully_readable_conversation_ids.user_id) as r(id)
-  where not exists (
-    select 1 from public.conversation_members m
-    where m.conversation_id = r.id and m.user_id = fully_readable_conversation_ids.user_id
-      and m.visible_from_message_id > 0
-  )
-$$;
-comment on function parley_internal.fully_readable_conversation_ids(uuid) is
-  'The readable conversations whose whole history the user sees (no since_joined cut-off); the fast path of the messages policy.';
-select parley_internal.restrict_function('parley_internal.fully_readable_conversation_ids(uuid)', '{authenticated,service_role}');
-
 create or replace function parley_internal.message_visible_from(conversation_id uuid, user_id uuid)
 returns bigint
 language sql
@@ -258,3 +218,16 @@ $$;
 comment on function parley_internal.member_can_read_message(bigint, uuid) is
   'Whether the user, as a member, may read the message through a plain table read (staff use the audited RPCs).';
 select parley_internal.restrict_function('parley_internal.member_can_read_message(bigint, uuid)', '{authenticated,service_role}');
+
+create or replace function parley_internal.member_conversation_ids(user_id uuid)
+returns setof uuid
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select m.conversation_id from public.conversation_members m where m.user_id = member_conversation_ids.user_id
+$$;
+comment on function parley_internal.member_conversation_ids(uuid) is
+  'The conversations the user is a member of (one index range scan); the fast path of the conversation policies, evaluated once per statement. Staff-handled conversations are checked per row by is_conversation_staff, so a staff member of a large organization never builds the set of all its support conversations.';
+select parley_internal.restrict_function('parley_internal.member_conversation_ids(uuid)', '{authenticated,service_role}');

@@ -74,3 +74,10 @@ def test_chat_file_key_puts_conversation_then_uploader_first():
     conversation, user, object_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     key = chat_file_key(conversation, user, "Holiday photo.JPG", object_id=object_id)
     assert key == f"{conversation}/{user}/{object_id}-Holiday_photo.JPG"
+
+
+@pytest.mark.parametrize("name", ["é. é. ", "é. . ", "a._b._c._", "x.-y.-z"])
+def test_safe_file_name_reaches_a_fixed_point_on_names_whose_extension_changes_when_sanitized(name: str):
+    """Regression: hypothesis found names where one pass exposed a new extension (``e._e`` -> ``e.e``)."""
+    once = safe_file_name(name)
+    assert safe_file_name(once) == once

@@ -4,8 +4,10 @@ As Supabase Realtime does on a private join, in one transaction that is always
 rolled back: a probe row for the topic is inserted (as the service's own user),
 then, as the caller (``role`` and ``request.jwt.claims`` from the verified JWT,
 ``realtime.topic`` set to the topic), a ``select`` of that row decides whether
-the caller may **receive**, and an ``insert`` of another row inside a savepoint
-decides whether the caller may **send** (client broadcasts, presence).
+the caller may **receive**, and ``insert`` s of rows inside savepoints decide
+whether the caller may **send**: one with extension ``broadcast`` (client
+broadcasts such as typing), one with extension ``presence`` (tracking
+presence), as Supabase Realtime checks them.
 """
 
 from __future__ import annotations
@@ -29,13 +31,16 @@ class Access:
 
     can_read: bool
     can_write: bool
+    """May send client broadcasts (extension ``broadcast``)."""
+    can_track: bool = False
+    """May track presence (extension ``presence``)."""
 
 
 async def check_access(pool: AsyncConnectionPool, topic: str, claims: dict[str, Any]) -> Access:
     """Run the receive and send checks for ``topic`` as the user the claims describe."""
     role = claims.get("role")
     if role not in tokens.API_ROLES:
-        return Access(False, False)
+        return Access(False, False, False)
     async with pool.connection() as connection, connection.transaction(force_rollback=True):
         cursor = await connection.execute(
             "insert into realtime.messages (topic, extension, private, event, payload) "
@@ -54,14 +59,20 @@ async def check_access(pool: AsyncConnectionPool, topic: str, claims: dict[str, 
         )
         row = await cursor.fetchone()
         can_read = bool(row and row[0])
-        can_write = True
-        try:
-            async with connection.transaction():
-                await connection.execute(
-                    "insert into realtime.messages (topic, extension, private, event, payload) "
-                    "values (%s, 'broadcast', true, %s, '{}')",
-                    (topic, PROBE_EVENT),
-                )
-        except psycopg.errors.InsufficientPrivilege:
-            can_write = False
-    return Access(can_read, can_write)
+        can_write = await _may_insert(connection, topic, "broadcast")
+        can_track = await _may_insert(connection, topic, "presence")
+    return Access(can_read, can_write, can_track)
+
+
+async def _may_insert(connection: psycopg.AsyncConnection[Any], topic: str, extension: str) -> bool:
+    """Whether the current role may insert a ``extension`` row for ``topic`` (in a savepoint, rolled back)."""
+    try:
+        async with connection.transaction():
+            await connection.execute(
+                "insert into realtime.messages (topic, extension, private, event, payload) "
+                "values (%s, %s, true, %s, '{}')",
+                (topic, extension, PROBE_EVENT),
+            )
+    except psycopg.errors.InsufficientPrivilege:
+        return False
+    return True

@@ -14,6 +14,7 @@ import json
 import logging
 import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,11 +30,27 @@ PHOENIX = "phoenix"
 BACKPRESSURE_CLOSE_CODE = 4008
 """WebSocket close code sent to a client whose outgoing queue overflowed."""
 
-PresenceFilter = Callable[["Channel", str, dict[str, Any]], bool]
-"""Hook deciding whether a viewer channel may see one presence (key, meta); default: everyone sees everyone.
+PresenceFilter = Callable[["Channel", "str | None", str, dict[str, Any]], bool]
+"""Hook deciding whether a viewer channel may see one presence: ``(viewer, owner user id, key, meta) -> bool``.
 
-Parley's privacy settings and blocks plug in here once those tables exist.
+The owner is the ``sub`` of the JWT of the channel that tracked the presence
+(None for tokens without a user). Default: everyone sees everyone. Parley
+plugs privacy settings and blocks in here (parley.realtime.presence). The
+hook is synchronous (fan-out never awaits); :data:`PresencePrepare` warms
+whatever it reads before each decision.
 """
+
+PresencePrepare = Callable[[set[tuple[str, str]]], Awaitable[None]]
+"""Called (awaited) with the (viewer user id, owner user id) pairs the filter is about to decide."""
+
+OWN_KEY_PREFIXES = ("conversation:", "user:")
+"""Parley's topics: there the presence key is always the member's user id (a client cannot pose as another)."""
+
+REVOKING_EVENTS = {"member_left": "user_id"}
+"""Database events after which the named user may no longer read the topic: their channels on it are closed."""
+
+CLOSING_EVENTS = {"conversation_deleted"}
+"""Database events after which nobody may read the topic: every channel on it is closed."""
 
 
 def message(topic: str, event: str, payload: Any, ref: str | None = None, join_ref: str | None = None) -> str:
@@ -76,37 +93,74 @@ class Channel:
     presence_key: str = ""
     presence_enabled: bool = False
     presence_ref: str | None = None
+    seen_up_to: str | None = None
+    """The event id the client resumed after: live events up to it are duplicates (see Hub.deliver)."""
     expiry: asyncio.TimerHandle | None = None
     expires_at: float = field(default=float("inf"))
+    shown: set[str] = field(default_factory=set)
+    """phx_refs of the presences this channel has been shown (only those get a leave)."""
 
     @property
     def topic(self) -> str:
         """The wire topic, ``realtime:<name>``."""
         return TOPIC_PREFIX + self.name
 
+    @property
+    def user_id(self) -> str | None:
+        """The JWT's ``sub`` (None for tokens without a user)."""
+        sub = self.claims.get("sub")
+        return str(sub) if sub else None
+
+
+SendBatch = Callable[[list[bytes]], Awaitable[None]]
+"""Writes complete WebSocket frames (see :func:`text_frame`) to the connection, in order, in one write."""
+
+WRITE_BATCH = 1024
+"""Most queued frames handed to the connection in one write (one syscall, one flow-control check)."""
+
+
+def text_frame(data: bytes) -> bytes:
+    """A complete, final, unmasked WebSocket text frame (server to client, no extensions) carrying ``data``.
+
+    Fan-out builds the frame of an event once and writes the same bytes to
+    every client; the service disables permessage-deflate, so no connection
+    needs a frame of its own.
+    """
+    length = len(data)
+    if length < 126:
+        header = bytes((0x81, length))
+    elif length < 65536:
+        header = bytes((0x81, 126)) + length.to_bytes(2, "big")
+    else:
+        header = bytes((0x81, 127)) + length.to_bytes(8, "big")
+    return header + data
+
 
 class Session:
-    """One WebSocket client: its channels and its bounded outgoing queue."""
+    """One WebSocket client: its channels and its bounded outgoing queue of frames."""
 
-    def __init__(self, hub: Hub, send: Callable[[str], Awaitable[None]], apikey: str | None, max_queue: int) -> None:
+    def __init__(self, hub: Hub, send: SendBatch, apikey: str | None, max_queue: int) -> None:
         self.hub = hub
         self.id = uuid.uuid4().hex[:12]
         self._send = send
         self.apikey = apikey
-        self.queue: asyncio.Queue[str] = asyncio.Queue(max_queue)
+        self.outbox: deque[bytes] = deque()
+        """Frames not yet handed to the connection (at most ``max_queue``)."""
+        self._wakeup = asyncio.Event()
         self.max_queue = max_queue
         self.channels: dict[str, Channel] = {}
         self.closed = False
         self.close_reason: str | None = None
         self.on_overload: Callable[[Session], None] | None = None
 
-    def push(self, text: str) -> None:
-        """Queue one message; overflowing the bound disconnects the client (never blocks the caller)."""
+    def push(self, message: str | bytes) -> None:
+        """Queue one message: a str (framed here) or a frame built by :func:`text_frame` (fan-out builds once).
+
+        Overflowing the bound disconnects the client; never blocks the caller.
+        """
         if self.closed:
             return
-        try:
-            self.queue.put_nowait(text)
-        except asyncio.QueueFull:
+        if len(self.outbox) >= self.max_queue:
             self.closed = True
             self.hub.backpressure_disconnects += 1
             self.close_reason = f"backpressure: outgoing queue full ({self.max_queue} messages); reconnect and resume"
@@ -114,12 +168,25 @@ class Session:
             self.hub.remove_session(self)
             if self.on_overload is not None:
                 self.on_overload(self)
+            return
+        self.outbox.append(text_frame(message.encode()) if isinstance(message, str) else message)
+        if not self._wakeup.is_set():
+            self._wakeup.set()
 
     async def write_loop(self) -> None:
-        """Send queued messages in order until cancelled."""
+        """Send queued frames in order until cancelled, everything already queued in one write."""
+        outbox = self.outbox
         while True:
-            text = await self.queue.get()
-            await self._send(text)
+            if not outbox:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            if len(outbox) <= WRITE_BATCH:
+                batch = list(outbox)
+                outbox.clear()
+            else:
+                batch = [outbox.popleft() for _ in range(WRITE_BATCH)]
+            await self._send(batch)
 
     # -- incoming ----------------------------------------------------------
 
@@ -152,7 +219,7 @@ class Session:
         elif event == "broadcast":
             self.hub.client_broadcast(channel, payload, ref)
         elif event == "presence":
-            self.hub.presence_event(channel, payload, ref)
+            await self.hub.presence_event(channel, payload, ref)
         elif event == "access_token":
             await self.hub.refresh_token(channel, payload, ref)
         else:
@@ -176,16 +243,20 @@ class Hub:
         replay_after: Callable[[str, str, bool], ReplayResult],
         read_since: SinceReader | None = None,
         presence_filter: PresenceFilter | None = None,
+        presence_prepare: PresencePrepare | None = None,
     ) -> None:
         self.jwt_secret = jwt_secret
         self.authorize = authorize
         self.replay_after = replay_after
         self.read_since = read_since
         self.presence_filter = presence_filter
+        self.presence_prepare = presence_prepare
         self.topics: dict[str, set[Channel]] = {}
         self.sessions: set[Session] = set()
         self.presences: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
         """topic name → presence key → phx_ref → meta."""
+        self.presence_owners: dict[str, str | None] = {}
+        """phx_ref → user id of the channel that tracked it."""
         self.delivered = 0
         self.backpressure_disconnects = 0
 
@@ -212,7 +283,7 @@ class Hub:
         if not topic.startswith(TOPIC_PREFIX):
             session.push(reply(topic, ref, "error", {"reason": "topic must start with realtime:"}, join_ref))
             return
-        name = topic[len(TOPIC_PREFIX):]
+        name = topic[len(TOPIC_PREFIX) :]
         config = payload.get("config") or {}
         broadcast = config.get("broadcast") or {}
         presence = config.get("presence") or {}
@@ -236,21 +307,27 @@ class Hub:
                 }, join_ref))  # fmt: skip
                 return
         else:
-            access = Access(True, True)
+            access = Access(True, True, True)
         since_rows: list[Event] = []
         replay = broadcast.get("replay") or {}
         if self.read_since is not None and isinstance(replay.get("since"), int) and "after" not in replay:
             since_rows = await self.read_since(name, private, replay["since"], int(replay.get("limit") or 25))
+        presence_enabled = bool(presence.get("enabled", False))
+        viewer_id = str(claims["sub"]) if claims.get("sub") else None
+        if presence_enabled:
+            await self._prepare({(viewer_id, owner) for owner in self._owners(name)} if viewer_id else set())
         if session.closed:
             return
         previous = session.channels.get(topic)
         if previous is not None:
             self.leave(previous)
+        presence_key = str(presence.get("key") or "") or str(uuid.uuid4())
+        if viewer_id and name.startswith(OWN_KEY_PREFIXES):
+            presence_key = viewer_id
         channel = Channel(
             session=session, name=name, join_ref=join_ref, private=private, claims=claims, access=access,
             broadcast_self=bool(broadcast.get("self", False)), broadcast_ack=bool(broadcast.get("ack", False)),
-            presence_key=str(presence.get("key") or "") or str(uuid.uuid4()),
-            presence_enabled=bool(presence.get("enabled", False)),
+            presence_key=presence_key, presence_enabled=presence_enabled,
         )  # fmt: skip
         # From here to the end nothing awaits: replay and registration see the same buffer.
         session.channels[topic] = channel
@@ -275,6 +352,7 @@ class Hub:
                         "reload history", "broadcast"))  # fmt: skip
                 for event in result.events:
                     session.push(broadcast_message(name, event, replayed=True))
+                channel.seen_up_to = result.events[-1].id if result.events and result.events[-1].id > after else after
         if channel.presence_enabled:
             session.push(message(topic, "presence_state", self._presence_state(channel)))
         log.info("join: %s on %s (private=%s)", claims.get("sub") or claims.get("role"), name, private)
@@ -350,17 +428,39 @@ class Hub:
     # -- fan-out -------------------------------------------------------------
 
     def deliver(self, events: list[Event]) -> None:
-        """Fan database events out to the channels of their topic (privacy must match, as on Supabase)."""
+        """Fan database events out to the channels of their topic (privacy must match, as on Supabase).
+
+        A revoking event (a member left, the conversation was deleted) is
+        delivered, then closes the channels that may no longer read the topic,
+        before any later event goes out.
+        """
         now = time.time()
         for event in events:
             members = self.topics.get(event.topic)
             if not members:
                 continue
-            text = broadcast_message(event.topic, event)
+            text = text_frame(broadcast_message(event.topic, event).encode())
             for channel in list(members):
+                if channel.seen_up_to is not None and event.id <= channel.seen_up_to:
+                    # Read again from the slot after a restart (pg_recvlogical confirms about once a
+                    # second): the client resumed after this id, so it has the event already.
+                    continue
                 if channel.private == event.private and self._live(channel, now):
                     channel.session.push(text)
                     self.delivered += 1
+            if event.private and (event.event in REVOKING_EVENTS or event.event in CLOSING_EVENTS):
+                self._revoke(event)
+
+    def _revoke(self, event: Event) -> None:
+        """Close the private channels a revoking event takes the right to read from."""
+        field_name = REVOKING_EVENTS.get(event.event)
+        target = event.payload.get(field_name) if field_name and isinstance(event.payload, dict) else None
+        for channel in list(self.topics.get(event.topic, ())):
+            if not channel.private:
+                continue
+            if event.event in CLOSING_EVENTS or (target is not None and channel.user_id == str(target)):
+                reason = f"Unauthorized: You do not have permissions to read from this Channel topic: {channel.name}"
+                self.close_channel(channel, reason)
 
     def client_broadcast(self, channel: Channel, payload: dict[str, Any], ref: str | None) -> None:
         """Relay a client broadcast (typing, ...) to the topic's other subscribers; never stored."""
@@ -372,7 +472,7 @@ class Hub:
             }, channel.join_ref))  # fmt: skip
             return
         outgoing = {"type": "broadcast", "event": payload.get("event"), "payload": payload.get("payload") or {}}
-        text = message(channel.topic, "broadcast", outgoing)
+        text = text_frame(message(channel.topic, "broadcast", outgoing).encode())
         now = time.time()
         for member in list(self.topics.get(channel.name, ())):
             if member.private != channel.private or (member is channel and not channel.broadcast_self):
@@ -384,18 +484,24 @@ class Hub:
 
     # -- presence --------------------------------------------------------------
 
-    def presence_event(self, channel: Channel, payload: dict[str, Any], ref: str | None) -> None:
+    async def presence_event(self, channel: Channel, payload: dict[str, Any], ref: str | None) -> None:
         """Client ``presence`` push: ``track`` (or update) and ``untrack``."""
         if not self._live(channel, time.time()):
             return
         kind = payload.get("event")
-        if channel.private and not channel.access.can_write:
+        if channel.private and not channel.access.can_track:
             channel.session.push(reply(channel.topic, ref, "error", {
                 "reason": f"Unauthorized: You do not have permissions to track presence on this Channel topic: "
                 f"{channel.name}"}, channel.join_ref))  # fmt: skip
             return
         if kind == "track":
             meta = dict(payload.get("payload") or {})
+            owner = channel.user_id
+            if owner is not None:
+                await self._prepare({(viewer.user_id, owner) for viewer in self.topics.get(channel.name, ())
+                                     if viewer.presence_enabled and viewer.user_id is not None})  # fmt: skip
+                if channel.session.channels.get(channel.topic) is not channel:
+                    return
             self._track(channel, meta)
         elif kind == "untrack":
             self._untrack(channel)
@@ -411,6 +517,7 @@ class Hub:
         previous = channel.presence_ref
         if previous is not None:
             old = registry.get(channel.presence_key, {}).pop(previous, None)
+            self.presence_owners.pop(previous, None)
             if old is not None:
                 leaves[previous] = old
         phx_ref = uuid.uuid4().hex[:16]
@@ -418,6 +525,7 @@ class Hub:
         if previous is not None:
             entry["phx_ref_prev"] = previous
         registry.setdefault(channel.presence_key, {})[phx_ref] = entry
+        self.presence_owners[phx_ref] = channel.user_id
         channel.presence_ref = phx_ref
         self._send_diff(channel.name, channel.presence_key, {phx_ref: entry}, leaves)
 
@@ -427,6 +535,7 @@ class Hub:
         registry = self.presences.get(channel.name, {})
         metas = registry.get(channel.presence_key, {})
         old = metas.pop(channel.presence_ref, None)
+        self.presence_owners.pop(channel.presence_ref, None)
         channel.presence_ref = None
         if not metas:
             registry.pop(channel.presence_key, None)
@@ -435,15 +544,31 @@ class Hub:
         if old is not None:
             self._send_diff(channel.name, channel.presence_key, {}, {old["phx_ref"]: old})
 
-    def _visible(self, viewer: Channel, key: str, meta: dict[str, Any]) -> bool:
-        return self.presence_filter is None or self.presence_filter(viewer, key, meta)
+    def _owners(self, name: str) -> set[str]:
+        """User ids that track presence on a topic."""
+        return {
+            owner
+            for metas in self.presences.get(name, {}).values()
+            for ref in metas
+            if (owner := self.presence_owners.get(ref)) is not None
+        }
+
+    async def _prepare(self, pairs: set[tuple[str, str]]) -> None:
+        if self.presence_prepare is not None and pairs:
+            await self.presence_prepare(pairs)
+
+    def _visible(self, viewer: Channel, ref: str, key: str, meta: dict[str, Any]) -> bool:
+        if self.presence_filter is None:
+            return True
+        return self.presence_filter(viewer, self.presence_owners.get(ref), key, meta)
 
     def _presence_state(self, viewer: Channel) -> dict[str, Any]:
         state: dict[str, Any] = {}
         for key, metas in self.presences.get(viewer.name, {}).items():
-            visible = [meta for meta in metas.values() if self._visible(viewer, key, meta)]
+            visible = [meta for ref, meta in metas.items() if self._visible(viewer, ref, key, meta)]
             if visible:
                 state[key] = {"metas": visible}
+                viewer.shown.update(meta["phx_ref"] for meta in visible)
         return state
 
     def _send_diff(self, name: str, key: str, joins: dict[str, dict[str, Any]],
@@ -451,8 +576,11 @@ class Hub:
         for viewer in list(self.topics.get(name, ())):
             if not viewer.presence_enabled:
                 continue
-            seen_joins = [meta for meta in joins.values() if self._visible(viewer, key, meta)]
-            seen_leaves = [meta for meta in leaves.values() if self._visible(viewer, key, meta)]
+            seen_leaves = [meta for ref, meta in leaves.items() if ref in viewer.shown]
+            visible_refs = [ref for ref, meta in joins.items() if self._visible(viewer, ref, key, meta)]
+            seen_joins = [joins[ref] for ref in visible_refs]
+            viewer.shown.difference_update(leaves)
+            viewer.shown.update(visible_refs)
             if not seen_joins and not seen_leaves:
                 continue
             diff = {
@@ -460,3 +588,37 @@ class Hub:
                 "leaves": {key: {"metas": seen_leaves}} if seen_leaves else {},
             }
             viewer.session.push(message(viewer.topic, "presence_diff", diff))
+
+    async def refresh_presence(self) -> None:
+        """Re-decide every shown and hidden presence (privacy or blocks may have changed) and send the differences."""
+        if self.presence_filter is None:
+            return
+        pairs = {
+            (viewer.user_id, owner)
+            for name in self.presences
+            for owner in self._owners(name)
+            for viewer in self.topics.get(name, ())
+            if viewer.presence_enabled and viewer.user_id is not None
+        }
+        await self._prepare(pairs)
+        for name, registry in list(self.presences.items()):
+            for viewer in list(self.topics.get(name, ())):
+                if not viewer.presence_enabled:
+                    continue
+                joins: dict[str, list[dict[str, Any]]] = {}
+                leaves: dict[str, list[dict[str, Any]]] = {}
+                for key, metas in registry.items():
+                    for ref, meta in metas.items():
+                        visible = self._visible(viewer, ref, key, meta)
+                        if visible and ref not in viewer.shown:
+                            joins.setdefault(key, []).append(meta)
+                            viewer.shown.add(ref)
+                        elif not visible and ref in viewer.shown:
+                            leaves.setdefault(key, []).append(meta)
+                            viewer.shown.discard(ref)
+                if joins or leaves:
+                    diff = {
+                        "joins": {key: {"metas": metas} for key, metas in joins.items()},
+                        "leaves": {key: {"metas": metas} for key, metas in leaves.items()},
+                    }
+                    viewer.session.push(message(viewer.topic, "presence_diff", diff))

@@ -2,7 +2,8 @@
 
 One asyncio loop runs the WebSocket server (``/realtime/v1/websocket`` and
 ``GET /health``), the change-stream poller (WAL → replay buffer → client
-queues → slot advance) and the retention job.
+queues → refusal forwarding → slot advance), the presence privacy refresh and
+the retention job.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from functools import partial
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import psycopg
+from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
@@ -28,7 +31,8 @@ from websockets.http11 import Request, Response
 from parley import tokens
 from parley.realtime import auth
 from parley.realtime.hub import BACKPRESSURE_CLOSE_CODE, Hub, Session
-from parley.realtime.stream import SLOT, ChangeStream, Event, format_lsn
+from parley.realtime.presence import PresencePolicy
+from parley.realtime.stream import SLOT, ChangeStream, Event, LogicalMessage, format_lsn
 
 log = logging.getLogger("parley.realtime")
 
@@ -36,6 +40,11 @@ WEBSOCKET_PATH = "/realtime/v1/websocket"
 HEALTH_PATH = "/health"
 DEFAULT_PORT = 4000
 """Where `parley realtime` and `make run` listen unless told otherwise."""
+RECORD_REFUSALS = ("parley_internal.record_refusals(jsonb, text)", "parley_internal.record_refusals(jsonb)")
+"""Where refusal messages go (functions/monitoring.sql; source = the slot name), called only if one exists."""
+REFUSAL_BATCH = 500
+REFUSAL_BACKLOG = 10000
+"""Refusals kept in memory while record_refusals fails; older ones are dropped (and counted) beyond this."""
 
 
 @dataclass
@@ -49,6 +58,9 @@ class RealtimeConfig:
     port: int = DEFAULT_PORT
     slot: str = SLOT
     poll_interval: float = 0.05
+    """Polling mode: pause between empty polls. Streaming mode: longest wait for the next change."""
+    streaming: bool | None = None
+    """Stream the live slot with pg_recvlogical (None: when installed; False: poll through SQL)."""
     max_queue: int = 1000
     """Outgoing messages buffered per client before it is disconnected."""
     replay_window_events: int = 10000
@@ -57,6 +69,12 @@ class RealtimeConfig:
     """Seconds between calls of parley_internal.purge_realtime_messages(); 0 disables."""
     retention_older_than: str = "3 days"
     close_timeout: float = 2.0
+    presence_refresh_interval: float = 15.0
+    """Seconds between re-checks of shown presences against privacy settings and blocks; 0 disables."""
+    presence_ttl: float = 10.0
+    """Seconds a can_see_presence decision is reused before it is fetched again."""
+    refusal_check_interval: float = 30.0
+    """Seconds between checks for parley_internal.record_refusals while it does not exist."""
 
 
 class RealtimeService:
@@ -65,15 +83,27 @@ class RealtimeService:
     def __init__(self, config: RealtimeConfig) -> None:
         self.config = config
         self.stream = ChangeStream(
-            config.database_url, config.slot,
+            config.database_url, config.slot, streaming=config.streaming, wait=config.poll_interval,
             window_events=config.replay_window_events, window_seconds=config.replay_window_seconds,
         )  # fmt: skip
         self.pool = AsyncConnectionPool(
             config.database_url, min_size=1, max_size=4, open=False,
             check=AsyncConnectionPool.check_connection, kwargs={"connect_timeout": 5},
         )  # fmt: skip
-        self.hub = Hub(config.jwt_secret, self._authorize, self.stream.replay_after, self._read_since)
+        self.presence = PresencePolicy(self.pool, ttl=config.presence_ttl)
+        self.hub = Hub(
+            config.jwt_secret, self._authorize, self.stream.replay_after, self._read_since,
+            presence_filter=self.presence.filter, presence_prepare=self.presence.prepare,
+        )  # fmt: skip
         self.server: Server | None = None
+        self.refusals_pending: list[LogicalMessage] = []
+        self.refusals_forwarded = 0
+        self.refusals_dropped = 0
+        self._record_refusals: str | None = None
+        """The record_refusals signature found, or None (not looked up yet, or missing)."""
+        self._record_refusals_exists: bool | None = None
+        self._record_refusals_checked = 0.0
+        self._record_refusals_missing_logged = False
         self.database_ok = False
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
@@ -102,13 +132,17 @@ class RealtimeService:
         await self.stream.open()
         self.database_ok = True
         await self.pool.open(wait=False)
+        # No permessage-deflate (Phoenix's default too): an event is framed once and written to every client
+        # as is; compressing every frame for every client would cost more than the fan-out itself.
         self.server = await serve(
             self._handle, self.config.host, self.config.port,
-            process_request=self._process_request, close_timeout=self.config.close_timeout,
+            process_request=self._process_request, close_timeout=self.config.close_timeout, compression=None,
         )  # fmt: skip
         self._tasks.append(asyncio.create_task(self._poll_loop(), name="realtime-poll"))
         if self.config.retention_interval > 0:
             self._tasks.append(asyncio.create_task(self._retention_loop(), name="realtime-retention"))
+        if self.config.presence_refresh_interval > 0:
+            self._tasks.append(asyncio.create_task(self._presence_loop(), name="realtime-presence"))
         log.info("parley realtime listening on %s", self.url)
 
     async def stop(self, *, drop_slots: bool = False) -> None:
@@ -167,12 +201,13 @@ class RealtimeService:
                 events = await self.stream.poll()
                 if events:
                     self.hub.deliver(events)
+                await self.forward_refusals()
                 await self.stream.confirm()
                 await self.stream.trim()
                 if time.monotonic() - last_lag > 1.0:
                     await self.stream.measure_lag()
                     last_lag = time.monotonic()
-                if not events:
+                if not events and not self.stream.streaming:
                     await asyncio.sleep(self.config.poll_interval)
             except asyncio.CancelledError:
                 raise
@@ -187,6 +222,80 @@ class RealtimeService:
             except Exception:
                 log.exception("change stream step failed")
                 await asyncio.sleep(1.0)
+
+    async def forward_refusals(self) -> None:
+        """Hand the refusal messages read from the slot to parley_internal.record_refusals, in batches.
+
+        Before that function exists they are dropped (logged once). While it
+        fails they are kept (up to REFUSAL_BACKLOG) and retried after the next
+        poll. The slot advances past them either way: delivery to the audit
+        log is at least once while the service runs, at most once across a
+        crash with a backlog.
+        """
+        self.refusals_pending.extend(self.stream.take_refusals())
+        if not self.refusals_pending:
+            return
+        if not await self._record_refusals_available():
+            if not self._record_refusals_missing_logged:
+                log.warning("%s does not exist: refusal events are dropped until it does (logged once)",
+                            RECORD_REFUSALS[0])  # fmt: skip
+                self._record_refusals_missing_logged = True
+            self.refusals_dropped += len(self.refusals_pending)
+            self.refusals_pending = []
+            return
+        while self.refusals_pending:
+            batch = self.refusals_pending[:REFUSAL_BATCH]
+            events = [refusal_event(message) for message in batch]
+            try:
+                async with self.pool.connection() as connection:
+                    if self._record_refusals == RECORD_REFUSALS[0]:
+                        await connection.execute(
+                            "select parley_internal.record_refusals(%s::jsonb, source => %s)",
+                            (Jsonb(events), self.config.slot),
+                        )
+                    else:
+                        await connection.execute("select parley_internal.record_refusals(%s::jsonb)", (Jsonb(events),))
+            except psycopg.Error as error:
+                log.warning("record_refusals failed (%d event(s) kept for retry): %s",
+                            len(self.refusals_pending), str(error).strip())  # fmt: skip
+                self._record_refusals_exists = None  # it may have been dropped: check again
+                overflow = len(self.refusals_pending) - REFUSAL_BACKLOG
+                if overflow > 0:
+                    del self.refusals_pending[:overflow]
+                    self.refusals_dropped += overflow
+                return
+            del self.refusals_pending[: len(batch)]
+            self.refusals_forwarded += len(batch)
+
+    async def _record_refusals_available(self) -> bool:
+        now = time.monotonic()
+        stale = now - self._record_refusals_checked > self.config.refusal_check_interval
+        if self._record_refusals_exists is None or (not self._record_refusals_exists and stale):
+            try:
+                async with self.pool.connection() as connection:
+                    cursor = await connection.execute(
+                        "select to_regprocedure(%s) is not null, to_regprocedure(%s) is not null", RECORD_REFUSALS
+                    )
+                    row = await cursor.fetchone()
+            except psycopg.Error as error:
+                log.warning("could not check for %s: %s", RECORD_REFUSALS[0], str(error).strip())
+                return False
+            self._record_refusals = next(
+                (signature for signature, exists in zip(RECORD_REFUSALS, row or (), strict=False) if exists), None
+            )
+            self._record_refusals_exists = self._record_refusals is not None
+            self._record_refusals_checked = now
+            if self._record_refusals_exists:
+                self._record_refusals_missing_logged = False
+        return bool(self._record_refusals_exists)
+
+    async def _presence_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.presence_refresh_interval)
+            try:
+                await self.hub.refresh_presence()
+            except Exception:
+                log.exception("presence refresh failed")
 
     async def purge(self) -> int:
         """Delete realtime.messages rows older than the retention window; return how many."""
@@ -223,6 +332,8 @@ class RealtimeService:
             "channels": sum(len(members) for members in self.hub.topics.values()),
             "delivered": self.hub.delivered,
             "backpressure_disconnects": self.hub.backpressure_disconnects,
+            "refusals_forwarded": self.refusals_forwarded,
+            "refusals_dropped": self.refusals_dropped,
             "uptime_seconds": round(time.time() - self.started_at, 1),
         }
 
@@ -246,7 +357,7 @@ class RealtimeService:
     async def _handle(self, connection: ServerConnection) -> None:
         assert connection.request is not None
         apikey = (parse_qs(urlsplit(connection.request.path).query).get("apikey") or [None])[0]
-        session = Session(self.hub, connection.send, apikey, self.config.max_queue)
+        session = Session(self.hub, partial(send_batch, connection), apikey, self.config.max_queue)
         closing: list[asyncio.Task[None]] = []
 
         def overloaded(session: Session) -> None:
@@ -284,6 +395,35 @@ class RealtimeService:
         finally:
             if connection.transport is not None and not connection.transport.is_closing():
                 connection.transport.abort()
+
+
+async def send_batch(connection: ServerConnection, frames: list[bytes]) -> None:
+    """Write complete text frames in one transport write, inside the connection's send context.
+
+    The send context is what ``connection.send`` uses: it checks that the
+    connection is open and waits for the transport to drain (flow control:
+    a client that does not read stalls here, its queue fills, and it is
+    disconnected). The frames are built once per event for all clients
+    (hub.text_frame), which is valid because no extension is negotiated
+    (compression is off) and a server never masks.
+    """
+    if connection.protocol.extensions:  # pragma: no cover - serve() is called with compression=None
+        raise RuntimeError("frames are prebuilt without extensions")
+    async with connection.send_context():
+        connection.transport.write(b"".join(frames))
+
+
+def refusal_event(message: LogicalMessage) -> Any:
+    """The JSON object a refusal message carries, plus its WAL position as ``lsn`` (record_refusals skips replays).
+
+    Content that is not a JSON object is passed as ``{"content": text}`` (record_refusals ignores malformed events).
+    """
+    try:
+        content = json.loads(message.content)
+    except ValueError:
+        content = None
+    event = content if isinstance(content, dict) else {"content": message.content}
+    return {**event, "lsn": format_lsn(message.lsn)}
 
 
 class ServiceThread:

@@ -46,6 +46,16 @@ def safe_file_name(name: str | None, *, max_length: int = MAX_FILE_NAME_LENGTH) 
     """
     if max_length < 8:
         raise ValueError("max_length must be at least 8")
+    # One pass can expose a new "extension" (``e._e`` after stripping), so repeat to a fixed point: after the
+    # first pass every character is safe and each further pass only shortens the name, so this ends quickly.
+    result = _sanitize_once(name, max_length)
+    while (again := _sanitize_once(result, max_length)) != result:
+        result = again
+    return result
+
+
+def _sanitize_once(name: str | None, max_length: int) -> str:
+    """One sanitizing pass of :func:`safe_file_name`."""
     text = unicodedata.normalize("NFC", name or "")
     text = "".join(character for character in text if not _is_control(character))
     text = text.replace("\\", "/").rsplit("/", 1)[-1]
