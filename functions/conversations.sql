@@ -101,7 +101,7 @@ comment on function parley_internal.readable_conversation(uuid, uuid) is
   'The conversation row if the user may read it; otherwise refuse with PT404 conversation_not_found.';
 select parley_internal.restrict_function('parley_internal.readable_conversation(uuid, uuid)', '{}');
 
-create or replace function parley_internal.lock_group(conversation_id uuid, user_id uuid)
+create or replace function parley_internal.lock_conversation(conversation_id uuid, user_id uuid)
 returns public.conversations
 language plpgsql
 volatile
@@ -111,8 +111,26 @@ as $$
 declare
   locked public.conversations;
 begin
-  perform parley_internal.readable_conversation(lock_group.conversation_id, lock_group.user_id);
-  select * into locked from public.conversations c where c.id = lock_group.conversation_id for no key update;
+  -- Refuse (404) before locking: an outsider never takes a lock on another organization's row.
+  perform parley_internal.readable_conversation(lock_conversation.conversation_id, lock_conversation.user_id);
+  select * into locked from public.conversations c where c.id = lock_conversation.conversation_id for no key update;
+  return locked;
+end
+$$;
+comment on function parley_internal.lock_conversation(uuid, uuid) is
+  'Lock a conversation the user can read (FOR NO KEY UPDATE: serializes its membership and status changes, never blocks sends); refuse PT404 if unreadable.';
+select parley_internal.restrict_function('parley_internal.lock_conversation(uuid, uuid)', '{}');
+
+create or replace function parley_internal.lock_group(conversation_id uuid, user_id uuid)
+returns public.conversations
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+  locked public.conversations := parley_internal.lock_conversation(lock_group.conversation_id, lock_group.user_id);
+begin
   if locked.kind <> 'group' then
     perform parley_internal.refuse('PT409', 'not_a_group', 'Only group conversations have roles and settings.',
       'Direct, support and notices conversations have fixed members.');
@@ -121,7 +139,7 @@ begin
 end
 $$;
 comment on function parley_internal.lock_group(uuid, uuid) is
-  'Lock a group conversation the user can read (serializes its membership changes); refuse PT404 if unreadable, PT409 not_a_group.';
+  'Lock a group conversation the user can read (lock_conversation); refuse PT404 if unreadable, PT409 not_a_group.';
 select parley_internal.restrict_function('parley_internal.lock_group(uuid, uuid)', '{}');
 
 create or replace function parley_internal.require_group_role(conversation_id uuid, user_id uuid, roles text[])
@@ -739,10 +757,9 @@ security definer
 set search_path = ''
 as $$
 declare
-  locked public.conversations;
+  locked public.conversations := parley_internal.lock_conversation(lock_support_conversation.conversation_id,
+                                                                   lock_support_conversation.user_id);
 begin
-  perform parley_internal.readable_conversation(lock_support_conversation.conversation_id, lock_support_conversation.user_id);
-  select * into locked from public.conversations c where c.id = lock_support_conversation.conversation_id for no key update;
   if locked.kind <> 'support' then
     perform parley_internal.refuse('PT409', 'not_support', 'Only support conversations have a status and an assignee.',
       'Check the conversation id.');
