@@ -19,7 +19,8 @@ test: deps lint
 	$(PYTHON) -m pytest
 
 lint: deps
-	$(PYTHON) -m ruff check python tests
+	$(PYTHON) -m ruff check python tests bench
+	$(PYTHON) -m ruff format --check python tests bench
 
 # Benchmarks: a throwaway cluster of their own, results in bench/results/.
 # SCALE=small (default, a few minutes) or SCALE=full (10M messages);
@@ -27,7 +28,7 @@ lint: deps
 SCALE ?= small
 BENCH_ARGS ?=
 bench: deps
-	PYTHONPATH=bench $(PYTHON) -m parley_bench --scale $(SCALE) $(BENCH_ARGS)
+	PYTHONPATH=bench:python $(PYTHON) -m parley_bench --scale $(SCALE) $(BENCH_ARGS)
 
 migrate: deps
 	$(VENV)/bin/parley migrate

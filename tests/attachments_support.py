@@ -10,7 +10,7 @@ from psycopg.rows import dict_row
 
 from parley.db import Api
 from parley.storage import LocalBackend, S3Backend, S3Settings, StorageBackend
-from parley.testing import TestDatabase, TestUser
+from parley_dev.testing import TestDatabase, TestUser
 
 
 def owner_query(database: TestDatabase, statement: str, params: Any = None) -> list[dict[str, Any]]:

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from parley import testing
 from parley.db import Api
 from parley.realtime import RealtimeConfig, ServiceThread
+from parley_dev import testing
 
 
 @pytest.fixture(scope="session")
@@ -121,6 +121,8 @@ def s3_endpoint() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         moto_server.stop()
+
+
 # -- realtime --------------------------------------------------------------
 
 

@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from parley.db import Api, ApiError
-from parley.testing import TestDatabase, TestUser
+from parley_dev.testing import TestDatabase, TestUser
 
 
 def as_owner(database: TestDatabase, statement: str, params: Any = None) -> list[tuple]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from identity_support import as_owner
 from parley.db import Api
-from parley.testing import TestDatabase, TestUser
+from parley_dev.testing import TestDatabase, TestUser
 
 GENEROUS_LIMITS = {"send_rate_per_minute": 100000, "send_burst": 10000}
 

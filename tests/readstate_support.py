@@ -14,7 +14,7 @@ from typing import Any
 
 from identity_support import as_owner
 from parley.db import Api
-from parley.testing import TestDatabase, TestUser
+from parley_dev.testing import TestDatabase, TestUser
 
 
 def add_member(database: TestDatabase, conversation: str, user: TestUser, role: str = "member") -> None:

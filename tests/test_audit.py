@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from identity_support import as_owner, organization_with, refusal
 from parley.db import Api
-from parley.testing import TestDatabase, TestUser
+from parley_dev.testing import TestDatabase, TestUser
 
 
 @pytest.fixture(scope="module")

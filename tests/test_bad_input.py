@@ -22,7 +22,7 @@ from bad_input_cases import CASES, Case, Ref, Template
 from identity_support import organization_with
 from parley.db import Api, ApiError
 from parley.storage import LocalBackend, StorageRefusal, upload
-from parley.testing import TestDatabase, TestUser
+from parley_dev.testing import TestDatabase, TestUser
 
 SNAPSHOT_SCHEMAS = ("public", "parley_internal", "storage", "auth")
 

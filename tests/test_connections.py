@@ -52,8 +52,9 @@ def test_bad_connection_requests_are_refused(api: Api, database):
     alice = database.create_user("bad_alice")
     self_request = refusal(lambda: api.rpc("request_connection", {"user_id": str(alice.id)}, token=alice.token))
     assert (self_request.status, self_request.code, self_request.details) == (400, "P0001", "self")
-    unknown = refusal(lambda: api.rpc(
-        "request_connection", {"user_id": "00000000-0000-4000-8000-000000000000"}, token=alice.token))
+    unknown = refusal(
+        lambda: api.rpc("request_connection", {"user_id": "00000000-0000-4000-8000-000000000000"}, token=alice.token)
+    )
     assert (unknown.status, unknown.details) == (404, "user_not_found")
     anonymous = refusal(lambda: api.rpc("request_connection", {"user_id": str(alice.id)}))
     assert anonymous.status == 401
@@ -100,8 +101,10 @@ def test_simultaneous_accept_and_cancel_end_consistently(api: Api, database):
             except Exception as error:
                 outcomes[key] = getattr(error, "details", repr(error))
 
-        threads = [threading.Thread(target=run, args=("accept", "accept_connection", bob, alice)),
-                   threading.Thread(target=run, args=("cancel", "cancel_connection_request", alice, bob))]
+        threads = [
+            threading.Thread(target=run, args=("accept", "accept_connection", bob, alice)),
+            threading.Thread(target=run, args=("cancel", "cancel_connection_request", alice, bob)),
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -143,6 +146,12 @@ def test_unblock_and_refusals(api: Api, database):
     api.rpc("block_user", {"user_id": str(bob.id)}, token=alice.token)
     api.rpc("unblock_user", {"user_id": str(bob.id)}, token=alice.token)
     assert api.rpc("is_user_blocked", {"other_user_id": str(bob.id)}, token=alice.token) is False
-    direct = refusal(lambda: api.query("insert into blocks (blocker_id, blocked_id) values (%s, %s)",
-                                       (bob.id, alice.id), token=bob.token, method="POST"))
+    direct = refusal(
+        lambda: api.query(
+            "insert into blocks (blocker_id, blocked_id) values (%s, %s)",
+            (bob.id, alice.id),
+            token=bob.token,
+            method="POST",
+        )
+    )
     assert direct.code == "42501"

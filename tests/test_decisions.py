@@ -13,8 +13,12 @@ def decide(api: Api, function: str, sender, recipient) -> tuple[bool, str]:
 
 def set_privacy(api: Api, user, **values) -> None:
     for column, value in values.items():
-        api.query(f"update privacy_settings set {column} = %s where user_id = %s", (value, user.id),
-                  token=user.token, method="PATCH")
+        api.query(
+            f"update privacy_settings set {column} = %s where user_id = %s",
+            (value, user.id),
+            token=user.token,
+            method="PATCH",
+        )
 
 
 def test_co_members_may_message_and_connections_may_call(api: Api, database):
@@ -82,6 +86,9 @@ def test_permission_revoked_for_a_role_gives_no_permission(api: Api, database):
     organization = organization_with(api, database, owner, guest=guest, member=bob)
     set_privacy(api, bob, who_can_call="everyone")
     assert decide(api, "can_call", guest, bob) == (False, "no_permission")  # guests lack chat.initiate_call
-    api.rpc("set_role_permission", {"organization_id": organization, "role": "guest", "permission": "chat.view",
-                                    "granted": False}, token=owner.token)
+    api.rpc(
+        "set_role_permission",
+        {"organization_id": organization, "role": "guest", "permission": "chat.view", "granted": False},
+        token=owner.token,
+    )
     assert decide(api, "can_message", guest, bob) == (False, "no_permission")

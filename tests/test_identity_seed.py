@@ -19,11 +19,16 @@ def test_seed_is_idempotent_and_gives_acme_tutoring_on_the_chat_plan(api: Api, d
         connection.execute(seed.encode())
         snapshot = connection.execute(
             "select (select count(*) from profiles), (select count(*) from organization_members), "
-            "(select count(*) from connections), (select count(*) from personas)").fetchone()
+            "(select count(*) from connections), (select count(*) from personas)"
+        ).fetchone()
         connection.execute(seed.encode())
-        assert connection.execute(
-            "select (select count(*) from profiles), (select count(*) from organization_members), "
-            "(select count(*) from connections), (select count(*) from personas)").fetchone() == snapshot
+        assert (
+            connection.execute(
+                "select (select count(*) from profiles), (select count(*) from organization_members), "
+                "(select count(*) from connections), (select count(*) from personas)"
+            ).fetchone()
+            == snapshot
+        )
     alice = mint(database.jwt_secret, user_id=ALICE, email="alice@example.com")
     [organization] = api.query("select name, plan_id from organizations where id = %s", (ACME,), token=alice)
     assert organization == {"name": "Acme Tutoring", "plan_id": "chat"}

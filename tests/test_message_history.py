@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from identity_support import organization_with, refusal
 from messaging_support import GENEROUS_LIMITS, add_member, group, send, set_limits, support
-from parley import testing
 from parley.db import Api
+from parley_dev import testing
 
 
 @dataclass

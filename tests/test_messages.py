@@ -27,8 +27,8 @@ from messaging_support import (
     set_limits,
     support,
 )
-from parley import testing
 from parley.db import Api, ApiError
+from parley_dev import testing
 
 
 @dataclass

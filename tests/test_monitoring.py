@@ -24,7 +24,7 @@ import pytest
 
 from identity_support import as_owner, organization_with, refusal
 from parley.db import Api, ApiError
-from parley.testing import TestDatabase, TestUser
+from parley_dev.testing import TestDatabase, TestUser
 
 MONITORING_RPCS = {
     "get_messages_per_minute": {},

@@ -47,9 +47,7 @@ def test_a_user_may_belong_to_several_organizations(api: Api, database):
 def test_invitation_is_accepted_once_by_token_and_expired_or_used_tokens_are_refused(api: Api, database):
     owner, joiner, late = (database.create_user(n) for n in ("inv_owner", "joiner", "late"))
     organization = api.rpc("create_organization", {"name": "Inv"}, token=owner.token)["id"]
-    invitation = api.rpc(
-        "create_invitation", {"organization_id": organization, "role": "guest"}, token=owner.token
-    )
+    invitation = api.rpc("create_invitation", {"organization_id": organization, "role": "guest"}, token=owner.token)
     assert len(invitation["token"]) == 64
     membership = api.rpc("accept_invitation", {"token": invitation["token"]}, token=joiner.token)
     assert (membership["organization_id"], membership["role"]) == (organization, "guest")
@@ -58,8 +56,11 @@ def test_invitation_is_accepted_once_by_token_and_expired_or_used_tokens_are_ref
     assert (used.status, used.code, used.details) == (409, "PT409", "invitation_used")
 
     expiring = api.rpc("create_invitation", {"organization_id": organization}, token=owner.token)
-    as_owner(database, "update organization_invitations set expires_at = now() - interval '1 second' where id = %s",
-             (expiring["invitation_id"],))
+    as_owner(
+        database,
+        "update organization_invitations set expires_at = now() - interval '1 second' where id = %s",
+        (expiring["invitation_id"],),
+    )
     expired = refusal(lambda: api.rpc("accept_invitation", {"token": expiring["token"]}, token=late.token))
     assert (expired.status, expired.details) == (409, "invitation_expired")
 
@@ -100,15 +101,23 @@ def test_admins_cannot_create_owners_promote_themselves_or_touch_owners(api: Api
         {"user_id": str(admin.id), "role": "owner"},
         {"user_id": str(owner.id), "role": "member"},
     ):
-        error = refusal(lambda args=args: api.rpc(
-            "set_member_role", {"organization_id": organization, **args}, token=admin.token))
+        error = refusal(
+            lambda args=args: api.rpc("set_member_role", {"organization_id": organization, **args}, token=admin.token)
+        )
         assert (error.status, error.details) == (403, "no_permission"), args
-    member_self = refusal(lambda: api.rpc(
-        "set_member_role", {"organization_id": organization, "user_id": str(member.id), "role": "admin"},
-        token=member.token))
+    member_self = refusal(
+        lambda: api.rpc(
+            "set_member_role",
+            {"organization_id": organization, "user_id": str(member.id), "role": "admin"},
+            token=member.token,
+        )
+    )
     assert member_self.details == "no_permission"
-    changed = api.rpc("set_member_role", {"organization_id": organization, "user_id": str(member.id), "role": "guest"},
-                      token=admin.token)
+    changed = api.rpc(
+        "set_member_role",
+        {"organization_id": organization, "user_id": str(member.id), "role": "guest"},
+        token=admin.token,
+    )
     assert changed["role"] == "guest"
     assert roles(api, organization, owner.token)[str(owner.id)] == "owner"
 
@@ -118,9 +127,13 @@ def test_the_last_owner_cannot_leave_or_be_demoted(api: Api, database):
     organization = organization_with(api, database, owner, member=member)
     leaving = refusal(lambda: api.rpc("leave_organization", {"organization_id": organization}, token=owner.token))
     assert (leaving.status, leaving.code, leaving.details) == (409, "PT409", "last_owner")
-    demoting = refusal(lambda: api.rpc(
-        "set_member_role", {"organization_id": organization, "user_id": str(owner.id), "role": "admin"},
-        token=owner.token))
+    demoting = refusal(
+        lambda: api.rpc(
+            "set_member_role",
+            {"organization_id": organization, "user_id": str(owner.id), "role": "admin"},
+            token=owner.token,
+        )
+    )
     assert demoting.details == "last_owner"
     api.rpc("leave_organization", {"organization_id": organization}, token=member.token)
     assert roles(api, organization, owner.token) == {str(owner.id): "owner"}
@@ -131,8 +144,11 @@ def test_the_last_owner_cannot_leave_or_be_demoted(api: Api, database):
 def test_transfer_ownership_swaps_roles_and_only_owners_may_transfer(api: Api, database):
     owner, admin = database.create_user("t_owner"), database.create_user("t_admin")
     organization = organization_with(api, database, owner, admin=admin)
-    denied = refusal(lambda: api.rpc(
-        "transfer_ownership", {"organization_id": organization, "new_owner_id": str(owner.id)}, token=admin.token))
+    denied = refusal(
+        lambda: api.rpc(
+            "transfer_ownership", {"organization_id": organization, "new_owner_id": str(owner.id)}, token=admin.token
+        )
+    )
     assert (denied.status, denied.details) == (403, "not_owner")
     api.rpc("transfer_ownership", {"organization_id": organization, "new_owner_id": str(admin.id)}, token=owner.token)
     assert roles(api, organization, owner.token) == {str(owner.id): "admin", str(admin.id): "owner"}
@@ -150,8 +166,11 @@ def test_concurrent_ownership_transfers_leave_exactly_one_owner(api: Api, databa
         def transfer(target, key, organization=organization, owner=owner, barrier=barrier, outcomes=outcomes):
             barrier.wait()
             try:
-                api.rpc("transfer_ownership", {"organization_id": organization, "new_owner_id": str(target.id)},
-                        token=owner.token)
+                api.rpc(
+                    "transfer_ownership",
+                    {"organization_id": organization, "new_owner_id": str(target.id)},
+                    token=owner.token,
+                )
                 outcomes[key] = "ok"
             except Exception as error:
                 outcomes[key] = getattr(error, "details", repr(error))
@@ -171,8 +190,11 @@ def test_two_owners_leaving_at_once_keep_one_owner(api: Api, database):
     for round_number in range(5):
         one, two = database.create_user(f"co{round_number}_1"), database.create_user(f"co{round_number}_2")
         organization = organization_with(api, database, one, admin=two)
-        api.rpc("set_member_role", {"organization_id": organization, "user_id": str(two.id), "role": "owner"},
-                token=one.token)
+        api.rpc(
+            "set_member_role",
+            {"organization_id": organization, "user_id": str(two.id), "role": "owner"},
+            token=one.token,
+        )
         barrier = threading.Barrier(2)
         outcomes: list[str] = []
 
@@ -190,15 +212,19 @@ def test_two_owners_leaving_at_once_keep_one_owner(api: Api, database):
         for thread in threads:
             thread.join()
         assert sorted(outcomes) == ["last_owner", "ok"]
-        [(count,)] = as_owner(database, "select count(*) from organization_members where organization_id = %s "
-                                        "and role = 'owner'", (organization,))
+        [(count,)] = as_owner(
+            database,
+            "select count(*) from organization_members where organization_id = %s and role = 'owner'",
+            (organization,),
+        )
         assert count == 1
 
 
 def test_has_permission_follows_the_role_map_and_organization_overrides(api: Api, database):
     """Seed 004's chat.* permissions: defaults per role, overridable per organization."""
     owner, admin, member, guest, outsider = (
-        database.create_user(n) for n in ("p_owner", "p_admin", "p_member", "p_guest", "p_out"))
+        database.create_user(n) for n in ("p_owner", "p_admin", "p_member", "p_guest", "p_out")
+    )
     organization = organization_with(api, database, owner, admin=admin, member=member, guest=guest)
 
     def has(user, permission):
@@ -211,18 +237,32 @@ def test_has_permission_follows_the_role_map_and_organization_overrides(api: Api
     unknown = refusal(lambda: has(member, "chat.fly"))
     assert (unknown.status, unknown.details) == (400, "unknown_permission")
 
-    api.rpc("set_role_permission", {"organization_id": organization, "role": "member", "permission": "chat.moderate",
-                                    "granted": True}, token=admin.token)
-    api.rpc("set_role_permission", {"organization_id": organization, "role": "guest", "permission": "chat.view",
-                                    "granted": False}, token=admin.token)
+    api.rpc(
+        "set_role_permission",
+        {"organization_id": organization, "role": "member", "permission": "chat.moderate", "granted": True},
+        token=admin.token,
+    )
+    api.rpc(
+        "set_role_permission",
+        {"organization_id": organization, "role": "guest", "permission": "chat.view", "granted": False},
+        token=admin.token,
+    )
     assert has(member, "chat.moderate") and not has(guest, "chat.view")
     assert "chat.moderate" in api.rpc("my_permissions", {"organization_id": organization}, token=member.token)
 
-    api.rpc("clear_role_permission", {"organization_id": organization, "role": "guest", "permission": "chat.view"},
-            token=admin.token)
+    api.rpc(
+        "clear_role_permission",
+        {"organization_id": organization, "role": "guest", "permission": "chat.view"},
+        token=admin.token,
+    )
     assert has(guest, "chat.view")
-    missing = refusal(lambda: api.rpc("clear_role_permission", {
-        "organization_id": organization, "role": "guest", "permission": "chat.view"}, token=admin.token))
+    missing = refusal(
+        lambda: api.rpc(
+            "clear_role_permission",
+            {"organization_id": organization, "role": "guest", "permission": "chat.view"},
+            token=admin.token,
+        )
+    )
     assert (missing.status, missing.details) == (404, "override_not_found")
 
 
@@ -230,14 +270,24 @@ def test_nobody_grants_permissions_to_their_own_role(api: Api, database):
     owner, admin, member = (database.create_user(n) for n in ("g_owner", "g_admin", "g_member"))
     organization = organization_with(api, database, owner, admin=admin, member=member)
     for user, role in ((admin, "admin"), (member, "member"), (admin, "owner")):
-        error = refusal(lambda user=user, role=role: api.rpc("set_role_permission", {
-            "organization_id": organization, "role": role, "permission": "chat.delete", "granted": True},
-            token=user.token))
+        error = refusal(
+            lambda user=user, role=role: api.rpc(
+                "set_role_permission",
+                {"organization_id": organization, "role": role, "permission": "chat.delete", "granted": True},
+                token=user.token,
+            )
+        )
         assert error.details in ("no_permission", "owner_role_fixed"), (user, role)
     # Direct writes to the override table are not granted at all.
-    direct = refusal(lambda: api.query(
-        "insert into organization_role_permissions (organization_id, role, permission, granted) "
-        "values (%s, 'admin', 'chat.delete', true)", (organization,), token=admin.token, method="POST"))
+    direct = refusal(
+        lambda: api.query(
+            "insert into organization_role_permissions (organization_id, role, permission, granted) "
+            "values (%s, 'admin', 'chat.delete', true)",
+            (organization,),
+            token=admin.token,
+            method="POST",
+        )
+    )
     assert (direct.status, direct.code) == (403, "42501")
 
 
@@ -247,22 +297,42 @@ def test_plans_are_readable_by_anyone_but_only_service_role_changes_them(api: Ap
     assert plan == {"name": "Chat System", "monthly_price": "49.99", "currency": "USD"}
     owner = database.create_user("plan_owner")
     organization = api.rpc("create_organization", {"name": "Cheap"}, token=owner.token)["id"]
-    for statement in ("update plans set monthly_price = 0 where id = 'chat'",
-                      "insert into plan_features (plan_id, feature) values ('free', 'chat')"):
+    for statement in (
+        "update plans set monthly_price = 0 where id = 'chat'",
+        "insert into plan_features (plan_id, feature) values ('free', 'chat')",
+    ):
         error = refusal(lambda statement=statement: api.query(statement, token=owner.token, method="POST"))
         assert error.code == "42501"
-    own_plan = refusal(lambda: api.query("update organizations set plan_id = 'free' where id = %s", (organization,),
-                                         token=owner.token, method="POST"))
+    own_plan = refusal(
+        lambda: api.query(
+            "update organizations set plan_id = 'free' where id = %s", (organization,), token=owner.token, method="POST"
+        )
+    )
     assert own_plan.code == "42501"
-    api.query("update organizations set plan_id = 'free' where id = %s", (organization,),
-              token=database.token("service_role"), method="POST")
+    api.query(
+        "update organizations set plan_id = 'free' where id = %s",
+        (organization,),
+        token=database.token("service_role"),
+        method="POST",
+    )
     assert api.rpc("organization_features", {"organization_id": organization}, token=owner.token) == []
 
 
 def test_owners_and_admins_rename_their_organization_members_cannot(api: Api, database):
     owner, member = database.create_user("rn_owner"), database.create_user("rn_member")
     organization = organization_with(api, database, owner, member=member)
-    assert api.query("update organizations set name = 'Renamed' where id = %s returning name", (organization,),
-                     token=owner.token, method="PATCH") == [{"name": "Renamed"}]
-    assert api.query("update organizations set name = 'Hijack' where id = %s returning name", (organization,),
-                     token=member.token, method="PATCH") == []
+    assert api.query(
+        "update organizations set name = 'Renamed' where id = %s returning name",
+        (organization,),
+        token=owner.token,
+        method="PATCH",
+    ) == [{"name": "Renamed"}]
+    assert (
+        api.query(
+            "update organizations set name = 'Hijack' where id = %s returning name",
+            (organization,),
+            token=member.token,
+            method="PATCH",
+        )
+        == []
+    )

@@ -7,7 +7,7 @@ import pytest
 
 from identity_support import as_owner
 from parley.db import Api, ApiError
-from parley.testing import TestDatabase
+from parley_dev.testing import TestDatabase
 
 IMPLEMENTATION = """
 create function parley_internal.published_echo(word text, times integer default 2)

@@ -26,7 +26,7 @@ from parley.realtime.stream import ChangeStream, Decoder, format_lsn, parse_lsn
 from realtime_support import Chat, Subscriber, subscribe, until
 
 if TYPE_CHECKING:
-    from parley.testing import TestDatabase, TestUser
+    from parley_dev.testing import TestDatabase, TestUser
 
 SUBSCRIBED = RealtimeSubscribeStates.SUBSCRIBED
 CHANNEL_ERROR = RealtimeSubscribeStates.CHANNEL_ERROR

@@ -23,7 +23,7 @@ from parley.realtime import RealtimeConfig, ServiceThread
 from realtime_support import Subscriber, subscribe, until
 
 if TYPE_CHECKING:
-    from parley.testing import TestDatabase, TestUser
+    from parley_dev.testing import TestDatabase, TestUser
 
 SUBSCRIBED = RealtimeSubscribeStates.SUBSCRIBED
 CHANNEL_ERROR = RealtimeSubscribeStates.CHANNEL_ERROR

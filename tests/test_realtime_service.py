@@ -63,8 +63,9 @@ def test_database_broadcasts_arrive_in_commit_order_with_payloads_and_increasing
     async def scenario():
         bob = await subscribe(realtime_service.url, people["bob"].token, "room:main")
         await send_from_database(database.url, "room:main", [("message_created", {"n": n}) for n in range(20)])
-        await send_from_database(database.url, "room:main", [("message_created", {"n": n}) for n in range(20, 25)],
-                                 one_transaction=True)
+        await send_from_database(
+            database.url, "room:main", [("message_created", {"n": n}) for n in range(20, 25)], one_transaction=True
+        )
         await until(lambda: len(bob.received) >= 25, what="25 broadcasts")
         assert [item["payload"] for item in bob.received] == [{"n": n} for n in range(25)]
         assert {item["event"] for item in bob.received} == {"message_created"}
@@ -100,8 +101,10 @@ def test_typing_is_relayed_to_other_subscribers_and_never_stored(database, realt
         await alice.channel.send_broadcast("typing", {"user": "alice"})
         await carol_self.channel.send_broadcast("typing", {"user": "carol"})
         await until(lambda: len(bob.payloads("typing")) >= 2, what="typing at bob")
-        await until(lambda: carol_self.payloads("typing") == [{"user": "alice"}, {"user": "carol"}],
-                    what="carol's own typing (self: true)")
+        await until(
+            lambda: carol_self.payloads("typing") == [{"user": "alice"}, {"user": "carol"}],
+            what="carol's own typing (self: true)",
+        )
         await until(lambda: alice.payloads("typing") == [{"user": "carol"}], what="carol's typing at alice")
         assert {"user": "alice"} not in alice.payloads("typing"), "self: false must not echo"
         with psycopg.connect(database.url) as connection:
@@ -134,10 +137,10 @@ def test_client_broadcast_needs_the_send_check_on_a_private_topic(database, real
 
 def test_presence_joins_and_leaves_reach_other_subscribers(database, realtime_service, people):
     async def scenario():
-        bob = await subscribe(realtime_service.url, people["bob"].token, "room:main", presence=True,
-                              presence_key="bob")
-        alice = await subscribe(realtime_service.url, people["alice"].token, "room:main", presence=True,
-                                presence_key="alice")
+        bob = await subscribe(realtime_service.url, people["bob"].token, "room:main", presence=True, presence_key="bob")
+        alice = await subscribe(
+            realtime_service.url, people["alice"].token, "room:main", presence=True, presence_key="alice"
+        )
         await alice.channel.track({"status": "online"})
         await until(lambda: "alice" in bob.channel.presence_state(), what="alice's presence at bob")
         assert bob.channel.presence_state()["alice"][0]["status"] == "online"
@@ -219,8 +222,9 @@ def test_supabase_style_replay_since_reads_stored_rows(database, realtime_servic
         since = int(time.time() * 1000) - 1000
         await send_from_database(database.url, "room:since", [("message_created", {"k": k}) for k in "abc"])
         add_member(database.url, "room:since", people["alice"].id)
-        alice = await subscribe(realtime_service.url, people["alice"].token, "room:since",
-                                replay={"since": since, "limit": 10})
+        alice = await subscribe(
+            realtime_service.url, people["alice"].token, "room:since", replay={"since": since, "limit": 10}
+        )
         await until(lambda: len(alice.received) >= 3, what="replayed rows")
         assert alice.payloads() == [{"k": "a"}, {"k": "b"}, {"k": "c"}]
         assert all(item["meta"]["replayed"] for item in alice.received)
@@ -244,8 +248,9 @@ def test_a_client_that_does_not_read_is_disconnected_and_does_not_stall_others(d
             await until(lambda: health(base)["clients"] >= 2, what="both clients connected")
             # Paced so that the reading client never holds more than 20 (its bound is 50); the stalled one piles up.
             for start in range(0, 400, 20):
-                await send_from_database(database.url, "room:main",
-                                         [("bulk", {"i": i, "blob": blob}) for i in range(start, start + 20)])
+                await send_from_database(
+                    database.url, "room:main", [("bulk", {"i": i, "blob": blob}) for i in range(start, start + 20)]
+                )
                 await until(lambda n=start + 20: len(reader.payloads("bulk")) == n, what="the reader keeping up")
                 if health(base)["backpressure_disconnects"]:
                     break
@@ -267,8 +272,12 @@ def stalled_client(ws_url: str, join: dict) -> socket.socket:
     raw.settimeout(10)
     raw.connect((parts.hostname, parts.port))
     key = base64.b64encode(os.urandom(16)).decode()
-    raw.sendall((f"GET {parts.path}?{parts.query} HTTP/1.1\r\nHost: {parts.netloc}\r\nUpgrade: websocket\r\n"
-                 f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    raw.sendall(
+        (
+            f"GET {parts.path}?{parts.query} HTTP/1.1\r\nHost: {parts.netloc}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
     head = b""
     while b"\r\n\r\n" not in head:
         head += raw.recv(1)

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from parley import testing
+from parley_dev import testing
 from rls_matrix import ACTOR_USERS, ACTORS, FIXTURE, MATRIX, OPERATIONS, Outcome
 
 CASES = [(table, operation, actor) for table in MATRIX for operation in OPERATIONS for actor in ACTORS]

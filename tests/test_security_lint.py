@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from parley import lint, testing
+from parley_dev import lint, testing
 
 EXEMPTIONS = Path(__file__).parent / "security_lint_exemptions.toml"
 

@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from identity_support import as_owner, organization_with, refusal
 from messaging_support import GENEROUS_LIMITS, group, message_count, new_id, persona, send, set_limits, support
-from parley import testing
 from parley.db import Api, ApiError
+from parley_dev import testing
 
 
 def organization(api: Api, database: testing.TestDatabase, prefix: str, **limits: int):

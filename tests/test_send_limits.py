@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from identity_support import as_owner, organization_with, refusal
 from messaging_support import group, message_count, send, set_limits
-from parley import testing
 from parley.db import Api, ApiError
+from parley_dev import testing
 
 
 @dataclass

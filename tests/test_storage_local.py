@@ -120,9 +120,16 @@ def test_signed_url_lifetime_is_bounded(backend):
 def test_environment_selects_the_backend(tmp_path):
     local = backend_from_env("jwt", {"PARLEY_STORAGE_DIR": str(tmp_path / "s")})
     assert isinstance(local, LocalBackend) and local.root == (tmp_path / "s").resolve()
-    s3 = backend_from_env("jwt", {"PARLEY_STORAGE_BACKEND": "s3", "PARLEY_S3_ENDPOINT_URL": "http://127.0.0.1:9",
-                                  "PARLEY_S3_BUCKET_PREFIX": "parley-", "PARLEY_S3_ACCESS_KEY_ID": "k",
-                                  "PARLEY_S3_SECRET_ACCESS_KEY": "s"})
+    s3 = backend_from_env(
+        "jwt",
+        {
+            "PARLEY_STORAGE_BACKEND": "s3",
+            "PARLEY_S3_ENDPOINT_URL": "http://127.0.0.1:9",
+            "PARLEY_S3_BUCKET_PREFIX": "parley-",
+            "PARLEY_S3_ACCESS_KEY_ID": "k",
+            "PARLEY_S3_SECRET_ACCESS_KEY": "s",
+        },
+    )
     assert s3.s3_bucket("chat-files") == "parley-chat-files"  # type: ignore[attr-defined]
     with pytest.raises(ValueError):
         backend_from_env("jwt", {"PARLEY_STORAGE_BACKEND": "ftp"})

@@ -12,8 +12,37 @@ from hypothesis import strategies as st
 from parley.storage import StorageRefusal, chat_file_key, check_file_name, safe_file_name
 from parley.storage.names import MAX_FILE_NAME_LENGTH
 
-hostile_alphabet = st.sampled_from(["/", "\\", ".", "..", "../", "..\\", "\x00", "\n", "\x1b", " ", "-", "_", "é", "ß",
-                                    "日", "\u202e", "\u200b", "%2e", ":", "*", "?", "<", ">", "|", "a", "B", "7"])
+hostile_alphabet = st.sampled_from(
+    [
+        "/",
+        "\\",
+        ".",
+        "..",
+        "../",
+        "..\\",
+        "\x00",
+        "\n",
+        "\x1b",
+        " ",
+        "-",
+        "_",
+        "é",
+        "ß",
+        "日",
+        "\u202e",
+        "\u200b",
+        "%2e",
+        ":",
+        "*",
+        "?",
+        "<",
+        ">",
+        "|",
+        "a",
+        "B",
+        "7",
+    ]
+)
 hostile_names = st.lists(hostile_alphabet, max_size=60).map("".join) | st.text(max_size=300)
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from identity_support import as_owner, organization_with, refusal
 from parley.db import Api, ApiError
-from parley.testing import TestDatabase, TestUser
+from parley_dev.testing import TestDatabase, TestUser
 
 SECRET = "my-account-number-is-{}"
 
@@ -28,21 +28,37 @@ def setting(api: Api, database: TestDatabase) -> dict[str, Any]:
     for name, user in (("a", user_a), ("b", user_b)):
         support = api.rpc("get_or_create_support_conversation", {"organization_id": organization}, token=user.token)
         conversations[name] = support["id"]
-        api.rpc("send_message", {"conversation_id": support["id"], "body": SECRET.format(name),
-                                 "client_msg_id": str(uuid.uuid4())}, token=user.token)
-    api.rpc("send_message", {"conversation_id": conversations["a"], "body": "Staff reply to A",
-                             "client_msg_id": str(uuid.uuid4())}, token=owner.token)
-    [(message_a,)] = as_owner(database, "select min(id) from messages where conversation_id = %s",
-                              (conversations["a"],))
-    return {"organization": organization, "a": user_a, "b": user_b, "owner": owner,
-            "conversations": conversations, "message_a": message_a}
+        api.rpc(
+            "send_message",
+            {"conversation_id": support["id"], "body": SECRET.format(name), "client_msg_id": str(uuid.uuid4())},
+            token=user.token,
+        )
+    api.rpc(
+        "send_message",
+        {"conversation_id": conversations["a"], "body": "Staff reply to A", "client_msg_id": str(uuid.uuid4())},
+        token=owner.token,
+    )
+    [(message_a,)] = as_owner(
+        database, "select min(id) from messages where conversation_id = %s", (conversations["a"],)
+    )
+    return {
+        "organization": organization,
+        "a": user_a,
+        "b": user_b,
+        "owner": owner,
+        "conversations": conversations,
+        "message_a": message_a,
+    }
 
 
 def exposed_tables(database: TestDatabase) -> list[str]:
-    rows = as_owner(database, """
+    rows = as_owner(
+        database,
+        """
         select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
         where n.nspname = 'public' and c.relkind in ('r', 'v', 'm', 'p') order by 1
-    """)
+    """,
+    )
     return [name for (name,) in rows]
 
 
@@ -62,8 +78,7 @@ def test_no_exposed_table_shows_b_anything_of_a_support_conversation(api: Api, d
                 leaks.append((table, row["row"][:200]))
     assert leaks == []
     # B's own conversation is visible to B: the check above is not vacuous.
-    assert api.query("select id from conversations where id = %s", (setting["conversations"]["b"],),
-                     token=user_b.token)
+    assert api.query("select id from conversations where id = %s", (setting["conversations"]["b"],), token=user_b.token)
 
 
 RPC_PROBES: list[tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]] = [
@@ -87,11 +102,16 @@ def test_rpcs_answer_b_as_if_a_support_conversation_did_not_exist(api: Api, data
     real = refusal(lambda: api.rpc(function, arguments(setting), token=user_b.token))
     missing_setting = dict(setting, conversations={"a": str(uuid.uuid4())}, message_a=setting["message_a"] + 10**12)
     missing = refusal(lambda: api.rpc(function, arguments(missing_setting), token=user_b.token))
-    assert (real.status, real.code, real.details, real.message) == (missing.status, missing.code, missing.details,
-                                                                    missing.message)
+    assert (real.status, real.code, real.details, real.message) == (
+        missing.status,
+        missing.code,
+        missing.details,
+        missing.message,
+    )
     assert real.status == 404
     assert as_owner(database, "select body from messages where id = %s", (setting["message_a"],)) == [
-        (SECRET.format("a"),)]
+        (SECRET.format("a"),)
+    ]
 
 
 def test_inbox_and_unread_counts_of_b_list_only_b_conversations(api: Api, setting):
@@ -102,8 +122,7 @@ def test_inbox_and_unread_counts_of_b_list_only_b_conversations(api: Api, settin
     assert setting["conversations"]["a"] not in str(counts)
 
 
-def test_staff_read_support_messages_only_through_get_messages_which_leaves_an_audit_trace(api: Api, database,
-                                                                                          setting):
+def test_staff_read_support_messages_only_through_get_messages_which_leaves_an_audit_trace(api: Api, database, setting):
     """Seed 002 'admin override': staff reading a conversation they are not a member of leaves a trace."""
     owner: TestUser = setting["owner"]
     a_conversation = setting["conversations"]["a"]
@@ -111,13 +130,23 @@ def test_staff_read_support_messages_only_through_get_messages_which_leaves_an_a
     assert api.query("select id from messages where conversation_id = %s", (a_conversation,), token=owner.token) == []
     page = api.rpc("get_messages", {"conversation_id": a_conversation}, token=owner.token)
     assert SECRET.format("a") in str(page)
-    entries = as_owner(database, """
+    entries = as_owner(
+        database,
+        """
         select actor_id::text, object_id, ip::text, user_agent from audit_log
         where action = 'conversation.staff_read' and organization_id = %s
-    """, (setting["organization"],))
+    """,
+        (setting["organization"],),
+    )
     assert (str(owner.id), a_conversation) in {(actor, object_id) for actor, object_id, _, _ in entries}
     # A member reading their own conversation leaves no such entry.
     api.rpc("get_messages", {"conversation_id": a_conversation}, token=setting["a"].token)
-    assert not any(actor == str(setting["a"].id) for actor, *_ in as_owner(database, """
+    assert not any(
+        actor == str(setting["a"].id)
+        for actor, *_ in as_owner(
+            database,
+            """
         select actor_id::text from audit_log where action = 'conversation.staff_read'
-    """))
+    """,
+        )
+    )

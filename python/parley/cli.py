@@ -161,8 +161,12 @@ def parser() -> argparse.ArgumentParser:
     workers = worker.add_subparsers(dest="worker", required=True)
     files = workers.add_parser("files", help="verify attachments, make thumbnails, delete orphaned files")
     files.add_argument("--once", action="store_true", help="one pass, print its numbers as JSON, exit")
-    files.add_argument("--orphan-age-hours", type=float, default=float(os.environ.get("PARLEY_ORPHAN_AGE_HOURS", 24)),
-                       help="delete attachments never sent after this many hours (PARLEY_ORPHAN_AGE_HOURS, 24)")
+    files.add_argument(
+        "--orphan-age-hours",
+        type=float,
+        default=float(os.environ.get("PARLEY_ORPHAN_AGE_HOURS", 24)),
+        help="delete attachments never sent after this many hours (PARLEY_ORPHAN_AGE_HOURS, 24)",
+    )
     files.add_argument("--poll-interval", type=float, default=2.0, help="seconds between passes")
     files.add_argument("--sweep-interval", type=float, default=300.0, help="seconds between orphan sweeps")
     files.add_argument("--database-url")
@@ -172,9 +176,7 @@ def parser() -> argparse.ArgumentParser:
     migrate_command.add_argument("--database-url", help="target database (default: PARLEY_DATABASE_URL or embedded)")
     migrate_command.set_defaults(handler=command_migrate)
 
-    manifest = commands.add_parser(
-        "manifest", help="rewrite supabase/config.toml schema_paths from migrations.txt"
-    )
+    manifest = commands.add_parser("manifest", help="rewrite supabase/config.toml schema_paths from migrations.txt")
     manifest.set_defaults(handler=command_manifest)
 
     token = commands.add_parser("token", help="mint a JWT signed with the local secret")

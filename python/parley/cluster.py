@@ -159,9 +159,7 @@ class EmbeddedCluster:
         return command
 
     def _run(self, command: list[str], what: str) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            self._as_server_user(command), capture_output=True, text=True, check=False
-        )
+        result = subprocess.run(self._as_server_user(command), capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise ClusterError(f"{what} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
         return result
@@ -187,13 +185,20 @@ class EmbeddedCluster:
             self._run(
                 [
                     str(self.bin / "initdb"),
-                    "--pgdata", str(self.data_dir),
-                    "--username", "postgres",
-                    "--pwfile", password_file.name,
-                    "--auth-local", "peer",
-                    "--auth-host", "scram-sha-256",
-                    "--encoding", "UTF8",
-                    "--locale", "C.UTF-8",
+                    "--pgdata",
+                    str(self.data_dir),
+                    "--username",
+                    "postgres",
+                    "--pwfile",
+                    password_file.name,
+                    "--auth-local",
+                    "peer",
+                    "--auth-host",
+                    "scram-sha-256",
+                    "--encoding",
+                    "UTF8",
+                    "--locale",
+                    "C.UTF-8",
                 ],
                 "initdb",
             )
@@ -239,11 +244,17 @@ class EmbeddedCluster:
         options = f"-p {self.port}"
         self._run(
             [
-                str(self.bin / "pg_ctl"), "start",
-                "--pgdata", str(self.data_dir),
-                "--log", str(self.log_file),
-                "--wait", "--timeout", "60",
-                "-o", options,
+                str(self.bin / "pg_ctl"),
+                "start",
+                "--pgdata",
+                str(self.data_dir),
+                "--log",
+                str(self.log_file),
+                "--wait",
+                "--timeout",
+                "60",
+                "-o",
+                options,
             ],
             "pg_ctl start (see " + str(self.log_file) + ")",
         )

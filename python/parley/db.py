@@ -250,13 +250,13 @@ class Api:
             for name in overload.argument_names
             if name in args
         )
-        call = sql.SQL("{}.{}({})").format(
-            sql.Identifier(EXPOSED_SCHEMA), sql.Identifier(function), call_arguments
-        )
+        call = sql.SQL("{}.{}({})").format(sql.Identifier(EXPOSED_SCHEMA), sql.Identifier(function), call_arguments)
         if overload.returns_void:
             projection = sql.SQL("select {call}, null::jsonb as result").format(call=call)
         elif overload.returns_set:
-            projection = sql.SQL("select coalesce(jsonb_agg(pgrst_call), '[]'::jsonb) as result from {call} pgrst_call").format(call=call)  # noqa: E501
+            projection = sql.SQL(
+                "select coalesce(jsonb_agg(pgrst_call), '[]'::jsonb) as result from {call} pgrst_call"
+            ).format(call=call)
         else:
             projection = sql.SQL("select to_jsonb(pgrst_call) as result from {call} pgrst_call").format(call=call)
         if args:

@@ -50,9 +50,7 @@ class Stack:
 def prepare_authenticator(database_url: str, password: str) -> None:
     """Give the shim's authenticator role the embedded stack's password."""
     with psycopg.connect(database_url, autocommit=True) as connection:
-        connection.execute(
-            sql.SQL("alter role authenticator with login password {}").format(sql.Literal(password))
-        )
+        connection.execute(sql.SQL("alter role authenticator with login password {}").format(sql.Literal(password)))
 
 
 def apply_seed(database_url: str, root: Path | None = None) -> None:
