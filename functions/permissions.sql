@@ -168,6 +168,33 @@ comment on function parley_internal.require_override_rights(uuid, text, uuid) is
   'Refuse unless caller may override the role''s permissions (owners: admin/member/guest; admins: member/guest).';
 revoke all on function parley_internal.require_override_rights(uuid, text, uuid) from public, anon, authenticated, service_role;
 
+-- Nobody hands out what they do not hold (issue 20): below the owner, a caller
+-- changes (grants, revokes or clears an override of) only permissions they hold
+-- themselves, so an admin whose chat.audit_read the owner revoked cannot grant
+-- it to members or guests (nor clear an override that would give it back).
+create or replace function parley_internal.require_held_permission(organization_id uuid, permission text, caller uuid)
+returns void
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+begin
+  if parley_internal.organization_role(require_held_permission.organization_id, require_held_permission.caller)
+       is distinct from 'owner'
+     and not parley_internal.has_permission(require_held_permission.organization_id, require_held_permission.permission,
+                                            require_held_permission.caller) then
+    perform parley_internal.refuse('42501', 'permission_not_held',
+      pg_catalog.format('You do not hold the %s permission, so you cannot change who has it.',
+                        require_held_permission.permission),
+      'Only owners, or admins who hold a permission themselves, change it for members and guests.');
+  end if;
+end
+$$;
+comment on function parley_internal.require_held_permission(uuid, text, uuid) is
+  'Refuse (42501 permission_not_held) unless caller is an owner or holds the permission themselves.';
+revoke all on function parley_internal.require_held_permission(uuid, text, uuid) from public, anon, authenticated, service_role;
+
 create or replace function parley_internal.set_role_permission(organization_id uuid, role text, permission text, granted boolean)
 returns public.organization_role_permissions
 language plpgsql
@@ -185,6 +212,7 @@ begin
   end if;
   perform parley_internal.require_known_permission(set_role_permission.permission);
   perform parley_internal.require_override_rights(set_role_permission.organization_id, set_role_permission.role, caller);
+  perform parley_internal.require_held_permission(set_role_permission.organization_id, set_role_permission.permission, caller);
   insert into public.organization_role_permissions as o (organization_id, role, permission, granted, updated_by)
   values (set_role_permission.organization_id, set_role_permission.role, set_role_permission.permission,
           set_role_permission.granted, caller)
@@ -231,6 +259,8 @@ declare
 begin
   perform parley_internal.require_known_permission(clear_role_permission.permission);
   perform parley_internal.require_override_rights(clear_role_permission.organization_id, clear_role_permission.role, caller);
+  perform parley_internal.require_held_permission(clear_role_permission.organization_id, clear_role_permission.permission,
+                                                  caller);
   delete from public.organization_role_permissions o
   where o.organization_id = clear_role_permission.organization_id
     and o.role = clear_role_permission.role and o.permission = clear_role_permission.permission;

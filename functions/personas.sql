@@ -45,9 +45,16 @@ security definer
 set search_path = ''
 as $$
 declare
-  organization uuid := parley_internal.assert_can_act_as_persona(record_persona_act.persona_id, record_persona_act.user_id);
+  organization uuid;
   act_id bigint;
 begin
+  -- The actor is the caller (issue 20): a signed-in user cannot record an act in someone else's name. Callers
+  -- inside Parley (act_as_persona, send_message) pass the current user; service_role (no user) is trusted.
+  if (select auth.uid()) is not null and record_persona_act.user_id is distinct from (select auth.uid()) then
+    perform parley_internal.refuse('42501', 'not_yourself', 'Persona acts are recorded for the current user only.',
+      'Act as a persona through act_as_persona or send_message.');
+  end if;
+  organization := parley_internal.assert_can_act_as_persona(record_persona_act.persona_id, record_persona_act.user_id);
   if record_persona_act.action is null or record_persona_act.action !~ '^[a-z][a-z0-9_.]{0,62}$' then
     perform parley_internal.refuse('P0001', 'invalid_action', 'An action is a short snake_case name.',
       'For example session_start or message.send.');
@@ -60,9 +67,9 @@ begin
 end
 $$;
 comment on function parley_internal.record_persona_act(uuid, uuid, text, uuid) is
-  'Check assert_can_act_as_persona, then record that the user acted as the persona; returns the act id.';
+  'Check assert_can_act_as_persona, then record that the user (the current user when there is one) acted as the persona; returns the act id. Not executable by API roles but service_role.';
 revoke all on function parley_internal.record_persona_act(uuid, uuid, text, uuid) from public, anon, authenticated, service_role;
-grant execute on function parley_internal.record_persona_act(uuid, uuid, text, uuid) to authenticated, service_role;
+grant execute on function parley_internal.record_persona_act(uuid, uuid, text, uuid) to service_role;
 
 create or replace function parley_internal.create_persona(organization_id uuid, display_name text, avatar_url text default null)
 returns public.personas
