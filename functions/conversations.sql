@@ -486,6 +486,7 @@ begin
       'Ask an owner or admin for the chat.create_group permission.');
   end if;
   members := parley_internal.require_addable_members(create_group_conversation.organization_id, member_ids);
+  perform parley_internal.require_group_addable(null, caller, members);  -- blocks and privacy (group_safety.sql)
   insert into public.conversations (organization_id, kind, title, description, avatar_url, posting_policy,
                                     history_visibility, slow_mode_seconds, created_by)
   values (create_group_conversation.organization_id, 'group', pg_catalog.btrim(title), nullif(description, ''),
@@ -574,6 +575,7 @@ begin
   locked := parley_internal.lock_group(add_conversation_members.conversation_id, caller);
   perform parley_internal.require_group_role(locked.id, caller, '{owner,admin}');
   members := parley_internal.require_addable_members(locked.organization_id, user_ids);
+  perform parley_internal.require_group_addable(locked.id, caller, members);  -- blocks, privacy, leaving sticks
   foreach member in array members loop
     if parley_internal.add_conversation_member(locked.id, member, 'member', caller) then
       added := added || member;
@@ -656,6 +658,7 @@ begin
     end if;
   end if;
   delete from public.conversation_members m where m.conversation_id = locked.id and m.user_id = caller;
+  perform parley_internal.record_group_departure(locked.id, caller);  -- leaving sticks (group_safety.sql)
   perform parley_internal.announce_membership_change(locked.id, 'member_left', caller, array[caller]);
   return leaving;
 end

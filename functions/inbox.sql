@@ -261,6 +261,7 @@ as $$
 #variable_conflict use_column
 declare
   caller uuid := parley_internal.require_user();
+  hidden_senders uuid[] := parley_internal.blocked_user_ids(caller);  -- senders the caller blocked (group_safety.sql)
   cursor_parts text[];
   cursor_pinned integer;
   cursor_activity bigint;
@@ -352,7 +353,8 @@ begin
            when 'persona' then sender_persona.display_name
          end,
          lm.kind,
-         case when lm.deleted_at is null then pg_catalog.left(lm.body, 100) end,
+         case when lm.deleted_at is null and (lm.sender_id is null or lm.sender_id <> all (hidden_senders))
+              then pg_catalog.left(lm.body, 100) end,
          lm.deleted_at is not null,
          lm.created_at,
          least(u.n, 100), u.n > 100, least(mn.n, 100), mn.n > 100,
@@ -382,6 +384,7 @@ begin
         and msg.id > greatest(p.last_read_message_id, p.visible_from_message_id)
         and msg.deleted_at is null
         and msg.sender_id is distinct from caller
+        and (msg.sender_id is null or msg.sender_id <> all (hidden_senders))
         and (msg.sender_kind <> 'system' or (msg.metadata ->> 'actor_id') is distinct from caller::text)
       limit 101
     ) capped
@@ -394,6 +397,7 @@ begin
         and mm.message_id > greatest(p.last_read_message_id, p.visible_from_message_id)
         and msg.deleted_at is null
         and msg.sender_id is distinct from caller
+        and (msg.sender_id is null or msg.sender_id <> all (hidden_senders))
       limit 101
     ) capped
   ) mn

@@ -474,7 +474,8 @@ begin
   -- 6. What hangs off a new message.
   if pg_catalog.cardinality(mentions) > 0 then
     insert into public.message_mentions (user_id, conversation_id, message_id)
-    select u, conversation.id, sent.id from pg_catalog.unnest(mentions) as u;
+    select u, conversation.id, sent.id from pg_catalog.unnest(mentions) as u
+    where not parley_internal.is_blocked_between(caller, u);  -- a blocker is never mentioned (group_safety.sql)
   end if;
   if pg_catalog.cardinality(attachments) > 0 then
     -- functions/attachments.sql: checks the uploads are the sender's, unclaimed and in this conversation's
@@ -676,6 +677,7 @@ as $$
   from (select r.emoji, pg_catalog.count(*) as reactions, pg_catalog.bool_or(r.user_id = reaction_summary.viewer) as mine,
                pg_catalog.min(r.created_at) as first_at
         from public.message_reactions r where r.message_id = reaction_summary.message_id
+          and r.user_id <> all (coalesce((select parley_internal.blocked_user_ids(reaction_summary.viewer)), '{}'))
         group by r.emoji) s
 $$;
 comment on function parley_internal.reaction_summary(bigint, uuid) is
@@ -817,6 +819,7 @@ as $$
 declare
   caller uuid := parley_internal.require_user();
   size integer := coalesce(get_messages.page_size, 50);
+  hidden_senders uuid[] := parley_internal.blocked_user_ids(caller);  -- senders the caller blocked (group_safety.sql)
   floor_id bigint;
   older public.messages[];
   newer public.messages[];
@@ -862,6 +865,7 @@ begin
     from (select * from public.messages m
           where m.conversation_id = get_messages.conversation_id
             and m.id > greatest(floor_id, get_messages.after_id, get_messages.since_id)
+            and (m.sender_id is null or m.sender_id <> all (hidden_senders))
           order by m.conversation_id, m.id limit size + 1) m;
     more := coalesce(pg_catalog.cardinality(page) > size, false);
     page := page[1:size];
@@ -872,11 +876,12 @@ begin
     select pg_catalog.array_agg(m order by m.id) into older
     from (select * from public.messages m
           where m.conversation_id = get_messages.conversation_id and m.id > floor_id
-            and m.id <= get_messages.around_id
+            and m.id <= get_messages.around_id and (m.sender_id is null or m.sender_id <> all (hidden_senders))
           order by m.conversation_id desc, m.id desc limit half + 1) m;
     select pg_catalog.array_agg(m order by m.id) into newer
     from (select * from public.messages m
           where m.conversation_id = get_messages.conversation_id and m.id > greatest(floor_id, get_messages.around_id)
+            and (m.sender_id is null or m.sender_id <> all (hidden_senders))
           order by m.conversation_id, m.id limit size - half + 1) m;
     more := coalesce(pg_catalog.cardinality(older) > half, false)
             or coalesce(pg_catalog.cardinality(newer) > size - half, false);
@@ -887,6 +892,7 @@ begin
     from (select * from public.messages m
           where m.conversation_id = get_messages.conversation_id and m.id > floor_id
             and m.id < coalesce(get_messages.before_id, 9223372036854775807)
+            and (m.sender_id is null or m.sender_id <> all (hidden_senders))
           order by m.conversation_id desc, m.id desc limit size + 1) m;
     more := coalesce(pg_catalog.cardinality(page) > size, false);
     page := page[1:size];
@@ -900,7 +906,7 @@ begin
            p.reply_to_message_id, p.client_msg_id, p.created_at, p.edited_at, p.deleted_at, p.deleted_by,
            p.pinned_at, p.pinned_by,
            case when p.reply_to_message_id is null then null
-                when p.reply_to_message_id <= floor_id then
+                when p.reply_to_message_id <= floor_id or r.sender_id = any (hidden_senders) then
                   pg_catalog.jsonb_build_object('id', p.reply_to_message_id, 'hidden', true)
                 else pg_catalog.jsonb_build_object('id', r.id, 'sender_kind', r.sender_kind, 'sender_id', r.sender_id,
                        'persona_id', r.persona_id, 'kind', r.kind, 'body', pg_catalog.left(r.body, 100),
@@ -917,6 +923,7 @@ begin
                    pg_catalog.bool_or(e.user_id = caller) as mine, pg_catalog.min(e.created_at) as first_at
             from public.message_reactions e
             where e.message_id = any (array(select q.id from pg_catalog.unnest(page) as q))
+              and e.user_id <> all (hidden_senders)
             group by e.message_id, e.emoji) g
       group by g.message_id
     ) x on x.message_id = p.id

@@ -247,6 +247,8 @@ as $$
   from public.inbox_entries e
   join public.conversation_members m on m.conversation_id = e.conversation_id and m.user_id = e.user_id
   join public.conversations c on c.id = e.conversation_id
+  -- Senders the user blocked raise no unread or mention count (functions/group_safety.sql): one array per call.
+  cross join (select parley_internal.blocked_user_ids(unread_state.user_id) as ids) blocked
   -- The newest message: one backward probe of messages (conversation_id, id).
   left join lateral (
     select msg.id from public.messages msg where msg.conversation_id = e.conversation_id
@@ -268,6 +270,7 @@ as $$
         and msg.id > greatest(e.last_read_message_id, m.visible_from_message_id)
         and msg.deleted_at is null
         and msg.sender_id is distinct from e.user_id
+        and (msg.sender_id is null or msg.sender_id <> all (blocked.ids))
         -- A system message about the member's own group change ("You added Bob") is not news to them.
         and (msg.sender_kind <> 'system' or (msg.metadata ->> 'actor_id') is distinct from e.user_id::text)
       limit 101
@@ -282,6 +285,7 @@ as $$
         and mm.message_id > greatest(e.last_read_message_id, m.visible_from_message_id)
         and msg.deleted_at is null
         and msg.sender_id is distinct from e.user_id
+        and (msg.sender_id is null or msg.sender_id <> all (blocked.ids))
       limit 101
     ) capped
   ) mn
