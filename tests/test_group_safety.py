@@ -122,12 +122,14 @@ def test_a_blocked_users_messages_reactions_mentions_and_replies_are_hidden_from
     [counts] = [row for row in api.rpc("get_unread_counts", {}, token=bob.token, method="GET")
                 if row["conversation_id"] == group]  # fmt: skip
     assert (counts["unread_count"], counts["mention_count"]) == (2, 0)
-    [entry] = [row for row in api.rpc("get_inbox", {}, token=bob.token, method="GET") if row["conversation_id"] == group]
+    [entry] = [row for row in api.rpc("get_inbox", {}, token=bob.token, method="GET")
+               if row["conversation_id"] == group]  # fmt: skip
     assert (entry["unread_count"], entry["mention_count"]) == (2, 0)
     assert api.query("select * from message_mentions", token=bob.token) == []
     # The newest message is Carol's; when Mallory's is the newest, the inbox shows no preview of it.
     send(mallory, "last word")
-    [entry] = [row for row in api.rpc("get_inbox", {}, token=bob.token, method="GET") if row["conversation_id"] == group]
+    [entry] = [row for row in api.rpc("get_inbox", {}, token=bob.token, method="GET")
+               if row["conversation_id"] == group]  # fmt: skip
     assert entry["last_message_preview"] is None
     # Others still see everything Mallory posted.
     seen_by_carol = api.rpc("get_messages", {"conversation_id": group}, token=carol.token)
