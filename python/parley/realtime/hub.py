@@ -16,11 +16,12 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from parley import tokens
 from parley.realtime.auth import Access
+from parley.realtime.events import client_event_refusal
 from parley.realtime.stream import Event, ReplayResult
 
 log = logging.getLogger("parley.realtime.hub")
@@ -51,6 +52,10 @@ REVOKING_EVENTS = {"member_left": "user_id"}
 
 CLOSING_EVENTS = {"conversation_deleted"}
 """Database events after which nobody may read the topic: every channel on it is closed."""
+
+RECHECKING_EVENTS: dict[str, str | None] = {"member_role_changed": "user_id", "conversation_updated": None}
+"""Database events that may change who may send on the topic (a member's role; the posting policy): the named
+user's private channels (None: every private channel) are re-authorized, refusing client broadcasts meanwhile."""
 
 
 def message(topic: str, event: str, payload: Any, ref: str | None = None, join_ref: str | None = None) -> str:
@@ -259,6 +264,8 @@ class Hub:
         """phx_ref → user id of the channel that tracked it."""
         self.delivered = 0
         self.backpressure_disconnects = 0
+        self.rechecks: set[asyncio.Task[None]] = set()
+        """Re-authorizations under way (see :meth:`_recheck`)."""
 
     # -- sessions and channels ------------------------------------------------
 
@@ -450,6 +457,8 @@ class Hub:
                     self.delivered += 1
             if event.private and (event.event in REVOKING_EVENTS or event.event in CLOSING_EVENTS):
                 self._revoke(event)
+            if event.private and event.event in RECHECKING_EVENTS:
+                self._recheck(event)
 
     def _revoke(self, event: Event) -> None:
         """Close the private channels a revoking event takes the right to read from."""
@@ -462,14 +471,51 @@ class Hub:
                 reason = f"Unauthorized: You do not have permissions to read from this Channel topic: {channel.name}"
                 self.close_channel(channel, reason)
 
+    def _recheck(self, event: Event) -> None:
+        """Re-authorize the private channels whose send rights ``event`` may have changed (see RECHECKING_EVENTS).
+
+        Until the new decision is in, those channels send nothing (fail closed); a channel that may no longer
+        read the topic is closed.
+        """
+        field_name = RECHECKING_EVENTS[event.event]
+        target = event.payload.get(field_name) if field_name and isinstance(event.payload, dict) else None
+        for channel in list(self.topics.get(event.topic, ())):
+            if not channel.private or (field_name and (target is None or channel.user_id != str(target))):
+                continue
+            channel.access = replace(channel.access, can_write=False)
+            task = asyncio.get_running_loop().create_task(self._reauthorize(channel))
+            self.rechecks.add(task)
+            task.add_done_callback(self.rechecks.discard)
+
+    async def _reauthorize(self, channel: Channel) -> None:
+        try:
+            access = await self.authorize(channel.name, channel.claims)
+        except Exception:  # a failed check leaves the channel unable to send until its next join or refresh
+            log.exception("re-authorization of %s failed", channel.name)
+            return
+        if channel.session.channels.get(channel.topic) is not channel:
+            return
+        if not access.can_read:
+            self.close_channel(channel, f"Unauthorized: You do not have permissions to read from this Channel topic: "
+                                        f"{channel.name}")  # fmt: skip
+            return
+        channel.access = access
+
     def client_broadcast(self, channel: Channel, payload: dict[str, Any], ref: str | None) -> None:
-        """Relay a client broadcast (typing, ...) to the topic's other subscribers; never stored."""
+        """Relay a client broadcast (typing, ...) to the topic's other subscribers; never stored.
+
+        Only client event names go through (parley.realtime.events): server event names are reserved.
+        """
         if not self._live(channel, time.time()):
             return
         if channel.private and not channel.access.can_write:
             channel.session.push(reply(channel.topic, ref, "error", {
                 "reason": f"Unauthorized: You do not have permissions to write to this Channel topic: {channel.name}"
             }, channel.join_ref))  # fmt: skip
+            return
+        refusal = client_event_refusal(channel.name, payload.get("event"))
+        if refusal is not None:
+            channel.session.push(reply(channel.topic, ref, "error", {"reason": refusal}, channel.join_ref))
             return
         outgoing = {"type": "broadcast", "event": payload.get("event"), "payload": payload.get("payload") or {}}
         text = text_frame(message(channel.topic, "broadcast", outgoing).encode())
