@@ -393,13 +393,13 @@ immutable
 set search_path = ''
 as $$
 begin
-  if title is not null and pg_catalog.length(pg_catalog.btrim(title)) not between 1 and 120 then
-    perform parley_internal.refuse('P0001', 'invalid_title', 'A group title has 1 to 120 characters.',
-      'Choose a shorter or non-empty title.');
-  end if;
-  if title ~ '[[:cntrl:]]' or description ~ '[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]' then
+  if title ~ '[[:cntrl:]\u0080-\u009f]' or description ~ '[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]' then
     perform parley_internal.refuse('P0001', 'control_characters', 'Titles and descriptions cannot contain control characters.',
       'Remove them.');
+  end if;
+  if title is not null and pg_catalog.length(parley_internal.trim_whitespace(title)) not between 1 and 120 then
+    perform parley_internal.refuse('P0001', 'invalid_title', 'A group title has 1 to 120 characters.',
+      'Choose a shorter or non-empty title.');
   end if;
   if description is not null and pg_catalog.length(description) > 2000 then
     perform parley_internal.refuse('P0001', 'invalid_description', 'A description has at most 2000 characters.',
@@ -435,8 +435,15 @@ security definer
 set search_path = ''
 as $$
 declare
-  wanted uuid[] := array(select distinct u from pg_catalog.unnest(coalesce(user_ids, '{}')) as u where u is not null);
+  wanted uuid[];
 begin
+  -- Shape and a raw length bound before any work on the elements (issue 20).
+  perform parley_internal.require_flat_id_list(user_ids, 'invalid_user_ids', 'user_ids');
+  if pg_catalog.cardinality(user_ids) > 5000 then
+    perform parley_internal.refuse('P0001', 'too_many_members', 'Add at most 500 members per call.',
+      'Split the list.');
+  end if;
+  wanted := array(select distinct u from pg_catalog.unnest(coalesce(user_ids, '{}')) as u where u is not null);
   if pg_catalog.cardinality(wanted) > 500 then
     perform parley_internal.refuse('P0001', 'too_many_members', 'Add at most 500 members per call.',
       'Split the list.');

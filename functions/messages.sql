@@ -97,6 +97,12 @@ begin
   if ids is null then
     return '{}'::uuid[];
   end if;
+  -- Shape and length before any work on the elements (issue 20): [[id]] and huge lists are refused at once.
+  perform parley_internal.require_flat_id_list(ids, reason, 'The ' || what || ' list');
+  if pg_catalog.cardinality(ids) > cap then
+    perform parley_internal.refuse('P0001', 'too_many_' || what,
+      pg_catalog.format('A message has at most %s %s.', cap, what), 'Send fewer.');
+  end if;
   if pg_catalog.array_position(ids, null) is not null then
     perform parley_internal.refuse('P0001', reason, pg_catalog.format('The %s list contains null.', what),
       'Pass only ids.');
@@ -117,7 +123,7 @@ begin
 end
 $$;
 comment on function parley_internal.validate_id_list(uuid[], integer, text, text, boolean) is
-  'Check an id list (null becomes empty): refuse (reason) if it contains null, or repeats an id unless deduplicate (then the first occurrences are kept, in order), and too_many_<what> if longer than cap.';
+  'Check an id list (null becomes empty): refuse (reason) if it is not one-dimensional or contains null, or repeats an id unless deduplicate (then the first occurrences are kept, in order), and too_many_<what> if longer than cap (checked first, duplicates included).';
 select parley_internal.restrict_function('parley_internal.validate_id_list(uuid[], integer, text, text, boolean)', '{}');
 
 create or replace function parley_internal.validate_emoji(emoji text)
@@ -130,7 +136,9 @@ begin
   -- One emoji sequence (no ASCII except a keycap's leading 0-9, # or *), or a :shortcode:.
   if emoji is null or pg_catalog.length(emoji) not between 1 and 32
      or emoji !~ '^(:[a-z0-9_+-]{1,30}:|[0-9#*]?[^\u0001-\u007f]+)$'
-     or emoji ~ '[[:space:][:cntrl:]\u0080-\u00a0\u2000-\u200a\u2028\u2029\u3000]' then
+     or emoji ~ '[[:space:][:cntrl:]\u0080-\u00a0\u2000-\u200a\u2028\u2029\u3000]'
+     -- Only joiners, variation selectors or other invisible format characters: nothing to show (issue 20).
+     or emoji ~ '^[\u200b-\u200f\u2060-\u2064\ufe00-\ufe0f\ufeff\U000e0000-\U000e007f]+$' then
     perform parley_internal.refuse('P0001', 'invalid_emoji', 'That is not an emoji.',
       'Pass one emoji (up to 32 characters, e.g. a flag or a skin-tone sequence) or a :shortcode:.');
   end if;

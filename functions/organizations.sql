@@ -10,6 +10,7 @@ create or replace function parley_internal.require_user()
 returns uuid
 language plpgsql
 stable
+security definer
 set search_path = ''
 as $$
 declare
@@ -19,11 +20,16 @@ begin
     perform parley_internal.refuse('42501', 'unauthenticated', 'Sign in first.',
       'Send a user access token with the request.');
   end if;
+  -- A still-valid token of a deleted account (issue 20): refused here, not by a foreign key (409) later.
+  if not exists (select 1 from auth.users u where u.id = current_id) then
+    perform parley_internal.refuse('PT401', 'account_deleted', 'This account no longer exists.',
+      'Sign in with an existing account.');
+  end if;
   return current_id;
 end
 $$;
 comment on function parley_internal.require_user() is
-  'The current user''s id; refuses with 42501 unauthenticated when there is none.';
+  'The current user''s id; refuses with 42501 unauthenticated when there is none, PT401 account_deleted when the token''s user no longer exists.';
 revoke all on function parley_internal.require_user() from public, anon, authenticated, service_role;
 grant execute on function parley_internal.require_user() to anon, authenticated, service_role;
 
@@ -165,7 +171,7 @@ begin
     perform parley_internal.refuse('P0001', 'invalid_organization_name',
       'An organization name has 1 to 100 characters.', 'Choose a shorter or non-empty name.');
   end if;
-  if trimmed ~ '[[:cntrl:]]' then
+  if trimmed ~ '[[:cntrl:]\u0080-\u009f]' then
     perform parley_internal.refuse('P0001', 'control_characters', 'Names cannot contain control characters.',
       'Remove them.');
   end if;
@@ -220,8 +226,9 @@ begin
     perform parley_internal.refuse('P0001', 'invalid_expiry', 'An invitation expires after 1 to 720 hours.',
       'Pass expires_in_hours between 1 and 720.');
   end if;
-  if create_invitation.email is not null and create_invitation.email !~ '^[^@\s]+@[^@\s]+$' then
-    perform parley_internal.refuse('P0001', 'invalid_email', 'That is not an email address.',
+  if create_invitation.email is not null and (create_invitation.email !~ '^[^@\s]+@[^@\s]+$'
+                                             or pg_catalog.length(create_invitation.email) > 320) then
+    perform parley_internal.refuse('P0001', 'invalid_email', 'That is not an email address (at most 320 characters).',
       'Pass a valid email, or null for an open invitation.');
   end if;
   caller_role := parley_internal.organization_role(create_invitation.organization_id, caller);

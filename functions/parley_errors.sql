@@ -77,16 +77,38 @@ revoke all on function parley_internal.set_refusal_organization(uuid) from publi
 grant execute on function parley_internal.set_refusal_organization(uuid) to authenticated, service_role;
 
 -- Input hygiene shared by the RPCs: names and titles are trimmed of all
--- whitespace (btrim alone only trims spaces, so a name of tabs would pass).
+-- whitespace (btrim alone only trims spaces, so a name of tabs would pass),
+-- Unicode's blank-looking characters included (issue 20: a name of only
+-- NBSP, U+3000 or zero-width characters is empty).
 create or replace function parley_internal.trim_whitespace(value text)
 returns text
 language sql
 immutable
 set search_path = ''
 as $$
-  select pg_catalog.regexp_replace(value, '^[[:space:]]+|[[:space:]]+$', '', 'g')
+  select pg_catalog.regexp_replace(value, '^[[:space:]\u0085\u00a0\u1680\u180e\u2000-\u200d\u2028\u2029\u202f\u205f\u2060\u3000\ufeff]+|[[:space:]\u0085\u00a0\u1680\u180e\u2000-\u200d\u2028\u2029\u202f\u205f\u2060\u3000\ufeff]+$', '', 'g')
 $$;
 comment on function parley_internal.trim_whitespace(text) is
-  'The text without leading and trailing whitespace of any kind (spaces, tabs, newlines).';
+  'The text without leading and trailing whitespace of any kind: spaces, tabs, newlines, NEL, no-break and ideographic spaces, zero-width characters.';
 revoke all on function parley_internal.trim_whitespace(text) from public, anon, authenticated, service_role;
 grant execute on function parley_internal.trim_whitespace(text) to authenticated, service_role;
+
+-- Id lists from JSON: PostgREST turns [[id]] into a two-dimensional array,
+-- which unnest flattens silently and array_position refuses with a bare
+-- 0A000 (issue 20). Every RPC taking a uuid[] refuses it first, clearly.
+create or replace function parley_internal.require_flat_id_list(ids uuid[], reason text, what text)
+returns void
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+  if pg_catalog.array_ndims(ids) > 1 then
+    perform parley_internal.refuse('P0001', reason, pg_catalog.format('%s is a list of ids, not a list of lists.', what),
+      'Pass a flat JSON array of ids, e.g. ["4e8b…", "9c1d…"].');
+  end if;
+end
+$$;
+comment on function parley_internal.require_flat_id_list(uuid[], text, text) is
+  'Refuse (P0001 reason) an id array of more than one dimension ([[id]] from JSON).';
+revoke all on function parley_internal.require_flat_id_list(uuid[], text, text) from public, anon, authenticated, service_role;

@@ -87,6 +87,10 @@ begin
     perform parley_internal.refuse('P0001', 'invalid_display_name', 'A display name has 1 to 80 characters.',
       'Choose a shorter or non-empty name.');
   end if;
+  if create_persona.display_name ~ '[[:cntrl:]\u0080-\u009f]' then
+    perform parley_internal.refuse('P0001', 'control_characters', 'Names cannot contain control characters.',
+      'Remove them.');
+  end if;
   if create_persona.avatar_url is not null and create_persona.avatar_url !~ '^https?://' then
     perform parley_internal.refuse('P0001', 'invalid_avatar_url', 'An avatar URL is an http(s) URL.',
       'Upload the avatar and use its URL.');

@@ -74,6 +74,7 @@ as $$
 declare
   caller uuid := parley_internal.require_user();
 begin
+  perform parley_internal.require_flat_id_list(get_presence.user_ids, 'invalid_user_ids', 'user_ids');  -- issue 20
   if get_presence.user_ids is null or pg_catalog.cardinality(get_presence.user_ids) > 200 then
     perform parley_internal.refuse('P0001', 'too_many_users', 'Ask for the presence of 1 to 200 users at a time.',
       'Split the list.');

@@ -33,8 +33,11 @@ def world(api: Api, database: TestDatabase) -> dict[str, Any]:
     support conversation; ids by name for ``Ref``."""
     users: dict[str, TestUser] = {
         name: database.create_user(f"bi_{name}")
-        for name in ("owner", "admin", "member", "stranger", "other_owner", "other_admin", "joiner")
+        for name in ("owner", "admin", "member", "stranger", "other_owner", "other_admin", "joiner", "ghost")
     }
+    # A deleted account whose access token is still valid (issue 20).
+    with psycopg.connect(database.url, autocommit=True) as connection:
+        connection.execute("delete from auth.users where id = %s", (users["ghost"].id,))
     organization = organization_with(api, database, users["owner"], admin=users["admin"], member=users["member"])
     other = organization_with(api, database, users["other_owner"], admin=users["other_admin"])
     other_group = api.rpc("create_group_conversation", {"organization_id": other, "title": "Elsewhere"},
@@ -84,6 +87,7 @@ def world(api: Api, database: TestDatabase) -> dict[str, Any]:
             "support": support["id"],
             "missing": str(uuid.uuid4()),
             "many_ids": [str(uuid.uuid4()) for _ in range(501)],
+            "huge_ids_then_null": [str(uuid.uuid4()) for _ in range(200_000)] + [None],
             "notices": notices["id"],
             "owner_message": owner_message,
             "member_message": member_message,
