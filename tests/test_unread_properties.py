@@ -231,6 +231,12 @@ def apply(api: Api, model: Model, users: list[Any], conversations: list[str], st
         target.mentions = set()
     elif kind == "join":
         _, user, c = step
+        if user not in model.members[c]:
+            # Leaving sticks (issue 20): someone who left consents (allow_group_readd) before being added back.
+            try:
+                api.rpc("allow_group_readd", {"conversation_id": conversations[c]}, token=users[user].token)
+            except ApiError as error:
+                assert error.details == "departure_not_found"
         api.rpc("add_conversation_members", {"conversation_id": conversations[c], "user_ids": [str(users[user].id)]},
                 token=users[0].token)  # fmt: skip
         model.join(c, user)
