@@ -800,6 +800,8 @@ begin
   return query
     select m.* from public.messages m
     where m.conversation_id = get_pinned_messages.conversation_id and m.pinned_at is not null and m.id > floor_id
+      and (m.sender_id is null  -- senders the caller blocked are hidden (group_safety.sql)
+           or m.sender_id <> all (coalesce((select parley_internal.blocked_user_ids(caller)), '{}')))
     order by m.id desc
     limit 50;
 end

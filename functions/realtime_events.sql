@@ -170,6 +170,10 @@ as $$
               and m.user_id = realtime_unread_count.user_id), 0))
       and msg.deleted_at is null
       and msg.sender_id is distinct from realtime_unread_count.user_id
+      -- Senders the user blocked count nothing (functions/group_safety.sql), as in get_unread_counts.
+      and (msg.sender_id is null
+           or msg.sender_id <> all (coalesce((select parley_internal.blocked_user_ids(realtime_unread_count.user_id)),
+                                             '{}')))
       and (msg.sender_kind <> 'system' or (msg.metadata ->> 'actor_id') is distinct from realtime_unread_count.user_id::text)
     limit 101) as unread
 $$;

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from identity_support import organization_with, refusal
+from identity_support import as_owner, organization_with, refusal
 from messaging_support import GENEROUS_LIMITS, set_limits
 from parley.db import Api
 from parley_dev.testing import TestDatabase, TestUser
@@ -90,7 +90,9 @@ def test_nobody_is_added_to_a_group_against_their_block_or_privacy(api: Api, peo
         assert refusal(lambda: create_group(api, people, "carol", "bob")).details == expect
 
 
-def test_a_blocked_users_messages_reactions_mentions_and_replies_are_hidden_from_the_blocker(api: Api, people):
+def test_a_blocked_users_messages_reactions_mentions_and_replies_are_hidden_from_the_blocker(
+    api: Api, database, people
+):
     bob, mallory, carol = people["bob"], people["mallory"], people["carol"]
     group = create_group(api, people, "carol", "bob", "mallory")["id"]
 
@@ -131,6 +133,12 @@ def test_a_blocked_users_messages_reactions_mentions_and_replies_are_hidden_from
     [entry] = [row for row in api.rpc("get_inbox", {}, token=bob.token, method="GET")
                if row["conversation_id"] == group]  # fmt: skip
     assert entry["last_message_preview"] is None
+    # Pinned messages leave hers out too; the unread_changed event counts as get_unread_counts does.
+    api.rpc("pin_message", {"message_id": mallory_reply_target}, token=carol.token)
+    assert api.rpc("get_pinned_messages", {"conversation_id": group}, token=bob.token) == []
+    watermark = entry["last_read_message_id"]
+    assert as_owner(database, "select parley_internal.realtime_unread_count(%s, %s, %s)",
+                    (group, bob.id, watermark)) == [(2,)]  # fmt: skip
     # Others still see everything Mallory posted.
     seen_by_carol = api.rpc("get_messages", {"conversation_id": group}, token=carol.token)
     assert [row["body"] for row in seen_by_carol if row["sender_id"] == str(mallory.id)] == [
