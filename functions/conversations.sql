@@ -798,7 +798,7 @@ begin
   end if;
   update public.conversations c set support_status = set_support_status.status, updated_at = pg_catalog.now()
   where c.id = locked.id returning * into updated;
-  return updated;
+  return parley_internal.with_support_assignee(updated);
 end
 $$;
 comment on function parley_internal.set_support_status(uuid, text) is
@@ -823,18 +823,26 @@ begin
     perform parley_internal.refuse('PT404', 'agent_not_found', 'The assignee must be a support agent of the organization.',
       'Pick a member with chat.support_agent.');
   end if;
-  if locked.support_assignee_id is not distinct from assignee_id then
+  -- The assignee is kept out of the conversation row, which the customer reads (issue 12).
+  if (select a.assignee_id from parley_internal.support_assignments a where a.conversation_id = locked.id)
+     is not distinct from assignee_id then
     perform parley_internal.refuse('PT409', 'assignee_unchanged', 'The conversation already has this assignee.',
       'Nothing to change.');
   end if;
-  update public.conversations c set support_assignee_id = assign_support_conversation.assignee_id,
-    updated_at = pg_catalog.now()
+  if assignee_id is null then
+    delete from parley_internal.support_assignments a where a.conversation_id = locked.id;
+  else
+    insert into parley_internal.support_assignments as a (conversation_id, assignee_id)
+    values (locked.id, assign_support_conversation.assignee_id)
+    on conflict (conversation_id) do update set assignee_id = excluded.assignee_id, assigned_at = excluded.assigned_at;
+  end if;
+  update public.conversations c set updated_at = pg_catalog.now()
   where c.id = locked.id returning * into updated;
-  return updated;
+  return parley_internal.with_support_assignee(updated);
 end
 $$;
 comment on function parley_internal.assign_support_conversation(uuid, uuid) is
-  'Support agents: assign a support conversation to an agent of the organization (null unassigns).';
+  'Support agents: assign a support conversation to an agent of the organization (null unassigns). The result shows the assignee; the customer never sees it.';
 select parley_internal.publish_function('parley_internal.assign_support_conversation(uuid, uuid)');
 
 create or replace function parley_internal.get_support_queue(
@@ -862,7 +870,8 @@ begin
     perform parley_internal.refuse('P0001', 'invalid_page_size', 'page_size is between 1 and 200.', 'Use 50.');
   end if;
   return query
-    select c.* from public.conversations c
+    select shown.* from public.conversations c
+    cross join lateral parley_internal.with_support_assignee(c) as shown
     where c.organization_id = get_support_queue.organization_id and c.kind = 'support'
       and (get_support_queue.status is null or c.support_status = get_support_queue.status)
       and (get_support_queue.after_conversation_id is null or c.id > get_support_queue.after_conversation_id)

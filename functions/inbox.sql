@@ -350,6 +350,7 @@ begin
          case lm.sender_kind
            when 'user' then coalesce(sender_profile.display_name, 'Deleted user')
            when 'persona' then sender_persona.display_name
+           when 'support' then 'Support'
          end,
          lm.kind,
          case when lm.deleted_at is null then pg_catalog.left(lm.body, 100) end,
