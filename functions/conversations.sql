@@ -834,7 +834,8 @@ begin
   else
     insert into parley_internal.support_assignments as a (conversation_id, assignee_id)
     values (locked.id, assign_support_conversation.assignee_id)
-    on conflict (conversation_id) do update set assignee_id = excluded.assignee_id, assigned_at = excluded.assigned_at;
+    on conflict on constraint support_assignments_pkey
+    do update set assignee_id = excluded.assignee_id, assigned_at = excluded.assigned_at;
   end if;
   update public.conversations c set updated_at = pg_catalog.now()
   where c.id = locked.id returning * into updated;
