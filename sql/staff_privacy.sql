@@ -105,3 +105,7 @@ using public.messages m
 where m.id = r.message_id and r.user_id is not null
   and not exists (select 1 from public.conversation_members cm
                   where cm.conversation_id = m.conversation_id and cm.user_id = r.user_id);
+
+-- Files staff send as Support keep no uploader once sent (functions/attachments.sql, claim_attachments).
+alter table public.attachments alter column uploader_id drop not null;
+comment on column public.attachments.uploader_id is 'Who uploaded it (the second folder of object_name); only they can attach it. Null once sent for files staff uploaded as Support (folder support): the customer never sees the staff user.';
