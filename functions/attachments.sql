@@ -23,7 +23,7 @@ as $$
 $$;
 comment on function parley_internal.chat_file_conversation_id(text) is
   'The conversation a chat-files object belongs to: its first folder as a uuid, or null if that is not a uuid.';
-select parley_internal.restrict_function('parley_internal.chat_file_conversation_id(text)', '{authenticated,service_role}');
+select parley_internal.restrict_function('parley_internal.chat_file_conversation_id(text)', '{service_role}');
 
 create or replace function parley_internal.chat_upload_folder_for(conversation_id uuid, user_id uuid)
 returns text
@@ -113,7 +113,7 @@ as $$
 $$;
 comment on function parley_internal.can_upload_chat_file(text, uuid) is
   'storage.objects insert check for chat-files: the object is in the user''s own folder of a conversation where they may post, with the upload layout.';
-select parley_internal.restrict_function('parley_internal.can_upload_chat_file(text, uuid)', '{authenticated,service_role}');
+select parley_internal.restrict_function('parley_internal.can_upload_chat_file(text, uuid)', '{service_role}');
 
 create or replace function parley_internal.can_read_chat_file(name text, user_id uuid)
 returns boolean
@@ -129,13 +129,53 @@ as $$
       and a.status <> 'rejected'
       and case
             when a.message_id is null then a.uploader_id = can_read_chat_file.user_id
-            else a.message_id > parley_internal.message_visible_from(a.conversation_id, can_read_chat_file.user_id)
+            -- Staff: only just after an audited read of the conversation (audited_visible_from).
+            else a.message_id > parley_internal.audited_visible_from(a.conversation_id, can_read_chat_file.user_id)
           end
   )
 $$;
 comment on function parley_internal.can_read_chat_file(text, uuid) is
-  'storage.objects select check for chat-files: the object (or thumbnail) belongs to an attachment the user can see: sent in a message they may read, or their own upload not sent yet. Rejected files are never readable.';
-select parley_internal.restrict_function('parley_internal.can_read_chat_file(text, uuid)', '{authenticated,service_role}');
+  'storage.objects select check for chat-files: the object (or thumbnail) belongs to an attachment the user can see: sent in a message they may read as a member (staff: within 15 minutes of an audited read), or their own upload not sent yet. Rejected files are never readable.';
+select parley_internal.restrict_function('parley_internal.can_read_chat_file(text, uuid)', '{service_role}');
+
+create or replace function parley_internal.my_chat_file_readable(name text)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select parley_internal.can_read_chat_file(my_chat_file_readable.name, (select auth.uid()))
+$$;
+comment on function parley_internal.my_chat_file_readable(text) is
+  'Policy helper (storage.objects select): whether the current user may read this chat-files object.';
+select parley_internal.restrict_function('parley_internal.my_chat_file_readable(text)', '{authenticated}');
+
+create or replace function parley_internal.my_chat_file_uploadable(name text)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select parley_internal.can_upload_chat_file(my_chat_file_uploadable.name, (select auth.uid()))
+$$;
+comment on function parley_internal.my_chat_file_uploadable(text) is
+  'Policy helper (storage.objects insert): whether the current user may upload this chat-files object.';
+select parley_internal.restrict_function('parley_internal.my_chat_file_uploadable(text)', '{authenticated}');
+
+create or replace function parley_internal.my_chat_file_moderated(name text)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select parley_internal.is_conversation_moderator(parley_internal.chat_file_conversation_id(my_chat_file_moderated.name), (select auth.uid()))
+$$;
+comment on function parley_internal.my_chat_file_moderated(text) is
+  'Policy helper (storage.objects delete): whether the current user moderates the conversation the chat-files object belongs to.';
+select parley_internal.restrict_function('parley_internal.my_chat_file_moderated(text)', '{authenticated}');
 
 -- -- RPCs -------------------------------------------------------------------
 

@@ -498,7 +498,7 @@ end
 $$;
 comment on function parley_internal.audit_staff_read(uuid) is
   'Call before a staff user reads a conversation: when the caller may read it without being a member, append conversation.staff_read (at most once per staff user per conversation per 10 minutes). Returns whether an entry was written; no-op for members. Refuses 25006 audit_requires_write in a read-only transaction.';
-select parley_internal.restrict_function('parley_internal.audit_staff_read(uuid)', '{authenticated}');
+select parley_internal.restrict_function('parley_internal.audit_staff_read(uuid)', '{}');
 
 -- Who reads which organization's audit trail.
 create or replace function parley_internal.audit_readable_organization_ids(user_id uuid)
@@ -514,7 +514,20 @@ as $$
 $$;
 comment on function parley_internal.audit_readable_organization_ids(uuid) is
   'The organizations whose audit log the user reads (those where they hold chat.audit_read). Policies use it as "organization_id in (select ...)".';
-select parley_internal.restrict_function('parley_internal.audit_readable_organization_ids(uuid)', '{authenticated}');
+select parley_internal.restrict_function('parley_internal.audit_readable_organization_ids(uuid)', '{}');
+
+create or replace function parley_internal.my_audit_organization_ids()
+returns setof uuid
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select parley_internal.audit_readable_organization_ids((select auth.uid()))
+$$;
+comment on function parley_internal.my_audit_organization_ids() is
+  'Policy helper: the organizations whose audit log the current user reads (chat.audit_read).';
+select parley_internal.restrict_function('parley_internal.my_audit_organization_ids()', '{authenticated}');
 
 -- Refuse unless the caller is service_role or holds chat.audit_read in the organization.
 create or replace function parley_internal.require_audit_reader(organization_id uuid)

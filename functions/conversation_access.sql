@@ -21,7 +21,7 @@ as $$
 $$;
 comment on function parley_internal.conversation_role(uuid, uuid) is
   'The user''s role in the conversation (owner, admin, member), or null if not a member.';
-select parley_internal.restrict_function('parley_internal.conversation_role(uuid, uuid)', '{authenticated,service_role}');
+select parley_internal.restrict_function('parley_internal.conversation_role(uuid, uuid)', '{service_role}');
 
 create or replace function parley_internal.is_conversation_member(conversation_id uuid, user_id uuid)
 returns boolean
@@ -37,7 +37,7 @@ as $$
 $$;
 comment on function parley_internal.is_conversation_member(uuid, uuid) is
   'Whether the user is on the conversation''s roster.';
-select parley_internal.restrict_function('parley_internal.is_conversation_member(uuid, uuid)', '{authenticated,service_role}');
+select parley_internal.restrict_function('parley_internal.is_conversation_member(uuid, uuid)', '{service_role}');
 
 create or replace function parley_internal.staff_permission_for(conversation public.conversations)
 returns text
@@ -52,7 +52,7 @@ as $$
 $$;
 comment on function parley_internal.staff_permission_for(public.conversations) is
   'The permission that lets organization staff handle a conversation without being a member: chat.support_agent for support and persona direct conversations, chat.send_notice for notices; null for others.';
-select parley_internal.restrict_function('parley_internal.staff_permission_for(public.conversations)', '{authenticated,service_role}');
+select parley_internal.restrict_function('parley_internal.staff_permission_for(public.conversations)', '{service_role}');
 
 create or replace function parley_internal.is_conversation_staff(conversation_id uuid, user_id uuid)
 returns boolean
@@ -71,7 +71,7 @@ as $$
 $$;
 comment on function parley_internal.is_conversation_staff(uuid, uuid) is
   'Whether the user is staff of the conversation''s organization with the permission to handle it (support agent for support and persona conversations, notice sender for notices).';
-select parley_internal.restrict_function('parley_internal.is_conversation_staff(uuid, uuid)', '{authenticated,service_role}');
+select parley_internal.restrict_function('parley_internal.is_conversation_staff(uuid, uuid)', '{service_role}');
 
 create or replace function parley_internal.can_read_conversation(conversation_id uuid, user_id uuid)
 returns boolean
@@ -86,7 +86,7 @@ as $$
 $$;
 comment on function parley_internal.can_read_conversation(uuid, uuid) is
   'Whether the user may read the conversation: a member, or staff with the permission for its kind.';
-select parley_internal.restrict_function('parley_internal.can_read_conversation(uuid, uuid)', '{authenticated,service_role}');
+select parley_internal.restrict_function('parley_internal.can_read_conversation(uuid, uuid)', '{service_role}');
 
 create or replace function parley_internal.message_visible_from(conversation_id uuid, user_id uuid)
 returns bigint
@@ -105,7 +105,7 @@ as $$
 $$;
 comment on function parley_internal.message_visible_from(uuid, uuid) is
   'The user sees the conversation''s messages with an id greater than this; null if they cannot read it at all.';
-select parley_internal.restrict_function('parley_internal.message_visible_from(uuid, uuid)', '{authenticated,service_role}');
+select parley_internal.restrict_function('parley_internal.message_visible_from(uuid, uuid)', '{service_role}');
 
 create or replace function parley_internal.can_read_message(message_id bigint, user_id uuid)
 returns boolean
@@ -121,7 +121,7 @@ as $$
 $$;
 comment on function parley_internal.can_read_message(bigint, uuid) is
   'Whether the user may read the message (it is in a conversation they read, after their visibility cut-off).';
-select parley_internal.restrict_function('parley_internal.can_read_message(bigint, uuid)', '{authenticated,service_role}');
+select parley_internal.restrict_function('parley_internal.can_read_message(bigint, uuid)', '{service_role}');
 
 create or replace function parley_internal.is_conversation_moderator(conversation_id uuid, user_id uuid)
 returns boolean
@@ -141,7 +141,7 @@ as $$
 $$;
 comment on function parley_internal.is_conversation_moderator(uuid, uuid) is
   'Whether the user moderates the conversation: a group owner or admin, or organization staff with chat.moderate or chat.delete.';
-select parley_internal.restrict_function('parley_internal.is_conversation_moderator(uuid, uuid)', '{authenticated,service_role}');
+select parley_internal.restrict_function('parley_internal.is_conversation_moderator(uuid, uuid)', '{service_role}');
 
 create or replace function parley_internal.can_post_in_conversation(conversation_id uuid, user_id uuid)
 returns boolean
@@ -167,7 +167,7 @@ as $$
 $$;
 comment on function parley_internal.can_post_in_conversation(uuid, uuid) is
   'Whether the user may post: notices only staff with chat.send_notice; groups members (admins only when posting_policy is admins); direct and support their readers. The plan must include chat. Blocks and slow mode are checked by send_message.';
-select parley_internal.restrict_function('parley_internal.can_post_in_conversation(uuid, uuid)', '{authenticated,service_role}');
+select parley_internal.restrict_function('parley_internal.can_post_in_conversation(uuid, uuid)', '{service_role}');
 
 -- Member-only visibility: what the message tables show through plain reads.
 -- Staff who handle a support, persona or notices conversation without being
@@ -187,7 +187,7 @@ as $$
 $$;
 comment on function parley_internal.member_fully_visible_conversation_ids(uuid) is
   'Conversations the user is a member of and sees the whole history of; the fast path of the message table policies (evaluated once per statement).';
-select parley_internal.restrict_function('parley_internal.member_fully_visible_conversation_ids(uuid)', '{authenticated,service_role}');
+select parley_internal.restrict_function('parley_internal.member_fully_visible_conversation_ids(uuid)', '{service_role}');
 
 create or replace function parley_internal.member_visible_from(conversation_id uuid, user_id uuid)
 returns bigint
@@ -201,7 +201,7 @@ as $$
 $$;
 comment on function parley_internal.member_visible_from(uuid, uuid) is
   'A member sees the conversation''s messages with a greater id; null for non-members (staff included).';
-select parley_internal.restrict_function('parley_internal.member_visible_from(uuid, uuid)', '{authenticated,service_role}');
+select parley_internal.restrict_function('parley_internal.member_visible_from(uuid, uuid)', '{service_role}');
 
 create or replace function parley_internal.member_can_read_message(message_id bigint, user_id uuid)
 returns boolean
@@ -217,7 +217,7 @@ as $$
 $$;
 comment on function parley_internal.member_can_read_message(bigint, uuid) is
   'Whether the user, as a member, may read the message through a plain table read (staff use the audited RPCs).';
-select parley_internal.restrict_function('parley_internal.member_can_read_message(bigint, uuid)', '{authenticated,service_role}');
+select parley_internal.restrict_function('parley_internal.member_can_read_message(bigint, uuid)', '{service_role}');
 
 create or replace function parley_internal.member_conversation_ids(user_id uuid)
 returns setof uuid
@@ -230,4 +230,120 @@ as $$
 $$;
 comment on function parley_internal.member_conversation_ids(uuid) is
   'The conversations the user is a member of (one index range scan); the fast path of the conversation policies, evaluated once per statement. Staff-handled conversations are checked per row by is_conversation_staff, so a staff member of a large organization never builds the set of all its support conversations.';
-select parley_internal.restrict_function('parley_internal.member_conversation_ids(uuid)', '{authenticated,service_role}');
+select parley_internal.restrict_function('parley_internal.member_conversation_ids(uuid)', '{service_role}');
+
+-- Policy helpers: the current user only (auth.uid()), no user argument, so an
+-- API role calling them can learn nothing about anyone else (issue 20 finding
+-- 4). The helpers above take a user id and are for definer code only.
+
+create or replace function parley_internal.my_conversation_ids()
+returns setof uuid
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select parley_internal.member_conversation_ids((select auth.uid()))
+$$;
+comment on function parley_internal.my_conversation_ids() is
+  'Policy helper: the conversations the current user is a member of (evaluated once per statement).';
+select parley_internal.restrict_function('parley_internal.my_conversation_ids()', '{authenticated}');
+
+create or replace function parley_internal.my_fully_visible_conversation_ids()
+returns setof uuid
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select parley_internal.member_fully_visible_conversation_ids((select auth.uid()))
+$$;
+comment on function parley_internal.my_fully_visible_conversation_ids() is
+  'Policy helper: the conversations the current user is a member of and sees the whole history of.';
+select parley_internal.restrict_function('parley_internal.my_fully_visible_conversation_ids()', '{authenticated}');
+
+create or replace function parley_internal.my_member_visible_from(conversation_id uuid)
+returns bigint
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select parley_internal.member_visible_from(my_member_visible_from.conversation_id, (select auth.uid()))
+$$;
+comment on function parley_internal.my_member_visible_from(uuid) is
+  'Policy helper: the current user, as a member, sees the conversation''s messages with a greater id; null for non-members.';
+select parley_internal.restrict_function('parley_internal.my_member_visible_from(uuid)', '{authenticated}');
+
+create or replace function parley_internal.my_member_can_read_message(message_id bigint)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select parley_internal.member_can_read_message(my_member_can_read_message.message_id, (select auth.uid()))
+$$;
+comment on function parley_internal.my_member_can_read_message(bigint) is
+  'Policy helper: whether the current user, as a member, may read the message through a plain table read.';
+select parley_internal.restrict_function('parley_internal.my_member_can_read_message(bigint)', '{authenticated}');
+
+create or replace function parley_internal.my_staff_conversation(conversation_id uuid)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select parley_internal.is_conversation_staff(my_staff_conversation.conversation_id, (select auth.uid()))
+$$;
+comment on function parley_internal.my_staff_conversation(uuid) is
+  'Policy helper: whether the current user is staff handling the conversation (its row and roster, never its content).';
+select parley_internal.restrict_function('parley_internal.my_staff_conversation(uuid)', '{authenticated}');
+
+-- Staff content only through audited paths (issue 20 finding 6, seed 002). Staff who handle a support,
+-- persona or notices conversation without being a member read its messages through get_messages /
+-- get_pinned_messages, which write conversation.staff_read. Its files (attachments rows, storage
+-- objects) and its realtime topic (message bodies) are theirs only within 15 minutes after such an
+-- audited read: the trace is written at most every 10 minutes while they keep reading, so a client that
+-- opens the conversation with get_messages first always has one.
+create or replace function parley_internal.audited_visible_from(conversation_id uuid, user_id uuid)
+returns bigint
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  floor_id bigint := parley_internal.member_visible_from(audited_visible_from.conversation_id,
+                                                         audited_visible_from.user_id);
+begin
+  if floor_id is not null then
+    return floor_id;
+  end if;
+  if exists (select 1 from parley_internal.audit_staff_reads r
+             where r.conversation_id = audited_visible_from.conversation_id
+               and r.user_id = audited_visible_from.user_id
+               and r.recorded_at > pg_catalog.now() - interval '15 minutes')
+     and parley_internal.is_conversation_staff(audited_visible_from.conversation_id, audited_visible_from.user_id) then
+    return 0;
+  end if;
+  return null;
+end
+$$;
+comment on function parley_internal.audited_visible_from(uuid, uuid) is
+  'Content visibility outside the audited RPCs: a member''s cut-off; 0 for staff of the conversation who left a conversation.staff_read trace in the last 15 minutes; null otherwise.';
+select parley_internal.restrict_function('parley_internal.audited_visible_from(uuid, uuid)', '{service_role}');
+
+create or replace function parley_internal.my_content_visible_from(conversation_id uuid)
+returns bigint
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select parley_internal.audited_visible_from(my_content_visible_from.conversation_id, (select auth.uid()))
+$$;
+comment on function parley_internal.my_content_visible_from(uuid) is
+  'Policy helper: the current user sees the conversations content (attachments) with a greater id: a member from their cut-off, staff only just after an audited read; null otherwise.';
+select parley_internal.restrict_function('parley_internal.my_content_visible_from(uuid)', '{authenticated}');

@@ -24,7 +24,7 @@ as $$
 $$;
 comment on function parley_internal.newest_message_id(uuid) is
   'The id of the conversation''s newest message (tombstones included), 0 if it has none; one backward probe of messages (conversation_id, id).';
-select parley_internal.restrict_function('parley_internal.newest_message_id(uuid)', '{authenticated,service_role}');
+select parley_internal.restrict_function('parley_internal.newest_message_id(uuid)', '{service_role}');
 
 create or replace function parley_internal.add_conversation_member(
   conversation_id uuid, user_id uuid, role text, added_by uuid

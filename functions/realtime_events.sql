@@ -46,7 +46,7 @@ as $$
 $$;
 comment on function parley_internal.realtime_topic_id(text, text) is
   'The id in a realtime topic "<kind>:<uuid>" (kind conversation or user); null for any other text, never an error.';
-select parley_internal.restrict_function('parley_internal.realtime_topic_id(text, text)', '{authenticated,service_role}');
+select parley_internal.restrict_function('parley_internal.realtime_topic_id(text, text)', '{service_role}');
 
 create or replace function parley_internal.realtime_can_receive(topic text, user_id uuid)
 returns boolean
@@ -58,16 +58,18 @@ as $$
   select coalesce(
     case
       when realtime_can_receive.user_id is null then false
+      -- Members; staff of the conversation only just after an audited read (message bodies are content).
       when realtime_can_receive.topic like 'conversation:%' then
-        parley_internal.can_read_conversation(
+        parley_internal.audited_visible_from(
           parley_internal.realtime_topic_id(realtime_can_receive.topic, 'conversation'), realtime_can_receive.user_id)
+        is not null
       when realtime_can_receive.topic like 'user:%' then
         parley_internal.realtime_topic_id(realtime_can_receive.topic, 'user') = realtime_can_receive.user_id
     end, false)
 $$;
 comment on function parley_internal.realtime_can_receive(text, uuid) is
-  'Realtime Authorization (receive): conversation:{id} for those who may read the conversation, user:{id} for that user; false for any other or malformed topic.';
-select parley_internal.restrict_function('parley_internal.realtime_can_receive(text, uuid)', '{authenticated,service_role}');
+  'Realtime Authorization (receive): conversation:{id} for its members and, within 15 minutes of an audited read (get_messages), its staff; user:{id} for that user; false for any other or malformed topic.';
+select parley_internal.restrict_function('parley_internal.realtime_can_receive(text, uuid)', '{service_role}');
 
 create or replace function parley_internal.realtime_can_send(topic text, extension text, user_id uuid)
 returns boolean
@@ -91,7 +93,33 @@ as $$
 $$;
 comment on function parley_internal.realtime_can_send(text, text, uuid) is
   'Realtime Authorization (send): on conversation:{id}, broadcasts (typing) by those who may post and presence by roster members; nobody sends on user topics or malformed topics.';
-select parley_internal.restrict_function('parley_internal.realtime_can_send(text, text, uuid)', '{authenticated,service_role}');
+select parley_internal.restrict_function('parley_internal.realtime_can_send(text, text, uuid)', '{service_role}');
+
+create or replace function parley_internal.my_realtime_can_receive(topic text)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select parley_internal.realtime_can_receive(my_realtime_can_receive.topic, (select auth.uid()))
+$$;
+comment on function parley_internal.my_realtime_can_receive(text) is
+  'Policy helper (realtime.messages select): whether the current user may receive on the topic.';
+select parley_internal.restrict_function('parley_internal.my_realtime_can_receive(text)', '{authenticated}');
+
+create or replace function parley_internal.my_realtime_can_send(topic text, extension text)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select parley_internal.realtime_can_send(my_realtime_can_send.topic, my_realtime_can_send.extension, (select auth.uid()))
+$$;
+comment on function parley_internal.my_realtime_can_send(text, text) is
+  'Policy helper (realtime.messages insert): whether the current user may send on the topic (broadcast or presence).';
+select parley_internal.restrict_function('parley_internal.my_realtime_can_send(text, text)', '{authenticated}');
 
 -- Payloads ---------------------------------------------------------------------
 

@@ -10,16 +10,16 @@
 
 drop policy if exists messages_select on public.messages;
 create policy messages_select on public.messages for select to authenticated
-  using (conversation_id in (select parley_internal.member_fully_visible_conversation_ids((select auth.uid())))
-         or id > parley_internal.member_visible_from(conversation_id, (select auth.uid())));
+  using (conversation_id in (select parley_internal.my_fully_visible_conversation_ids())
+         or id > parley_internal.my_member_visible_from(conversation_id));
 
 drop policy if exists message_edits_select on public.message_edits;
 create policy message_edits_select on public.message_edits for select to authenticated
-  using (parley_internal.member_can_read_message(message_id, (select auth.uid())));
+  using (parley_internal.my_member_can_read_message(message_id));
 
 drop policy if exists message_reactions_select on public.message_reactions;
 create policy message_reactions_select on public.message_reactions for select to authenticated
-  using (parley_internal.member_can_read_message(message_id, (select auth.uid())));
+  using (parley_internal.my_member_can_read_message(message_id));
 
 drop policy if exists message_mentions_select on public.message_mentions;
 create policy message_mentions_select on public.message_mentions for select to authenticated

@@ -15,8 +15,9 @@
 --   * message_reactions.user_id may be null: a reaction by staff acting for
 --     the organization, shown as the conversation's persona (persona_id) or
 --     as Support (both null). One such reaction per emoji per message: staff
---     react together, as the organization. The primary key becomes a unique
---     key with NULLS NOT DISTINCT (PostgreSQL 15+).
+--     react together, as the organization. The primary key (which included
+--     user_id) becomes a unique key with NULLS NOT DISTINCT (PostgreSQL 15+),
+--     and the table gets a surrogate id primary key.
 --   * parley_internal.support_assignments: the staff user a support
 --     conversation is assigned to. conversations.support_assignee_id is read
 --     by the conversation's customer too, so it stays null in the table;
@@ -51,12 +52,13 @@ begin
     alter table public.message_reactions add column persona_id uuid;
     alter table public.message_reactions
       add constraint message_reactions_key unique nulls not distinct (message_id, emoji, user_id);
-    -- No primary key any more: logical replication identifies rows by all columns.
-    alter table public.message_reactions replica identity full;
+    alter table public.message_reactions add column id bigint generated always as identity primary key;
+    revoke all on sequence public.message_reactions_id_seq from anon, authenticated, service_role;
   end if;
 end
 $$;
 comment on column public.message_reactions.user_id is 'Who reacted: a member of the conversation; null for the organization''s staff (shown as persona_id, or as Support when that is null too).';
+comment on column public.message_reactions.id is 'Reaction id (surrogate key; a reaction is unique per message, emoji and user_id, staff counting as one).';
 comment on column public.message_reactions.persona_id is 'For a staff reaction (user_id null) in a persona conversation: the persona shown; null otherwise.';
 
 create table if not exists parley_internal.support_assignments (
