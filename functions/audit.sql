@@ -296,6 +296,7 @@ begin
     when 'organization_settings' then
       organization := (row_data ->> 'organization_id')::uuid;
       object := row_data ->> 'organization_id';
+      if 'compliance_mode' = any(changed) then verb := 'compliance_mode'; end if;
     when 'personas' then
       organization := (row_data ->> 'organization_id')::uuid;
       object := row_data ->> 'id';
@@ -472,7 +473,8 @@ begin
     return false;
   end if;
   select * into conversation from public.conversations c where c.id = audit_staff_read.conversation_id;
-  if not found or not parley_internal.can_read_conversation(conversation.id, reader) then
+  if not found or not (parley_internal.can_read_conversation(conversation.id, reader)
+                       or parley_internal.is_compliance_reader(conversation.id, reader)) then
     return false;  -- not a read that will happen: the caller refuses it
   end if;
   if pg_catalog.current_setting('transaction_read_only') = 'on' then
@@ -492,7 +494,9 @@ begin
     'public.conversations', conversation.id::text, null,
     pg_catalog.jsonb_build_object('conversation_id', conversation.id, 'kind', conversation.kind,
                                   'subject_user_id', conversation.subject_user_id,
-                                  'permission', parley_internal.staff_permission_for(conversation)));
+                                  'permission', case when parley_internal.is_conversation_staff(conversation.id, reader)
+                                                     then parley_internal.staff_permission_for(conversation)
+                                                     else 'chat.audit_read' end));
   return true;
 end
 $$;

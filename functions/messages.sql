@@ -340,6 +340,10 @@ begin
   returning * into message;
   if found then
     created := true;
+    if conversation.archived_by_organization then
+      -- Compliance mode: every send is in the audit chain (functions/compliance.sql).
+      perform parley_internal.audit_compliance_send(message, conversation.organization_id);
+    end if;
     if deliver_message.sender_kind <> 'user' then
       insert into parley_internal.message_senders (message_id, sender_id, persona_id)
       values (message.id, real_sender, deliver_message.persona_id);
@@ -861,7 +865,9 @@ begin
   select m.visible_from_message_id into floor_id from public.conversation_members m
   where m.conversation_id = get_messages.conversation_id and m.user_id = caller;
   if floor_id is null then
-    if not parley_internal.is_conversation_staff(get_messages.conversation_id, caller) then
+    -- Staff of the conversation's kind, or (compliance mode, functions/compliance.sql) the organization's auditors.
+    if not (parley_internal.is_conversation_staff(get_messages.conversation_id, caller)
+            or parley_internal.is_compliance_reader(get_messages.conversation_id, caller)) then
       perform parley_internal.refuse('PT404', 'conversation_not_found', 'No such conversation.',
         'Check the conversation id; you must be a member.');
     end if;
