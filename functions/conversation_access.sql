@@ -39,6 +39,22 @@ comment on function parley_internal.is_conversation_member(uuid, uuid) is
   'Whether the user is on the conversation''s roster.';
 select parley_internal.restrict_function('parley_internal.is_conversation_member(uuid, uuid)', '{service_role}');
 
+create or replace function parley_internal.can_view_chats(conversation_id uuid, user_id uuid)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select coalesce((
+    select parley_internal.has_permission(c.organization_id, 'chat.view', can_view_chats.user_id)
+    from public.conversations c where c.id = can_view_chats.conversation_id
+  ), false)
+$$;
+comment on function parley_internal.can_view_chats(uuid, uuid) is
+  'Whether the user holds chat.view in the conversation''s organization: without it a member reads and sends nothing there (issue 12).';
+select parley_internal.restrict_function('parley_internal.can_view_chats(uuid, uuid)', '{service_role}');
+
 create or replace function parley_internal.staff_permission_for(conversation public.conversations)
 returns text
 language sql
@@ -96,7 +112,9 @@ security definer
 set search_path = ''
 as $$
   select case
-    when m.visible_from_message_id is not null then m.visible_from_message_id
+    when m.visible_from_message_id is not null then
+      case when parley_internal.can_view_chats(message_visible_from.conversation_id, message_visible_from.user_id)
+           then m.visible_from_message_id end
     when parley_internal.is_conversation_staff(message_visible_from.conversation_id, message_visible_from.user_id) then 0
   end
   from (select) as one
@@ -104,7 +122,7 @@ as $$
     on m.conversation_id = message_visible_from.conversation_id and m.user_id = message_visible_from.user_id
 $$;
 comment on function parley_internal.message_visible_from(uuid, uuid) is
-  'The user sees the conversation''s messages with an id greater than this; null if they cannot read it at all.';
+  'The user sees the conversation''s messages with an id greater than this; null if they cannot read it at all (members need chat.view).';
 select parley_internal.restrict_function('parley_internal.message_visible_from(uuid, uuid)', '{service_role}');
 
 create or replace function parley_internal.can_read_message(message_id bigint, user_id uuid)
@@ -164,6 +182,7 @@ as $$
    and parley_internal.organization_has_feature(
          (select c.organization_id from public.conversations c where c.id = can_post_in_conversation.conversation_id),
          'chat')
+   and parley_internal.can_view_chats(can_post_in_conversation.conversation_id, can_post_in_conversation.user_id)
 $$;
 comment on function parley_internal.can_post_in_conversation(uuid, uuid) is
   'Whether the user may post: notices only staff with chat.send_notice; groups members (admins only when posting_policy is admins); direct and support their readers. The plan must include chat. Blocks and slow mode are checked by send_message.';
@@ -182,11 +201,17 @@ stable
 security definer
 set search_path = ''
 as $$
+  -- chat.view (issue 12): one permission check per organization of the user, not per conversation.
   select m.conversation_id from public.conversation_members m
+  join public.conversations c on c.id = m.conversation_id
   where m.user_id = member_fully_visible_conversation_ids.user_id and m.visible_from_message_id = 0
+    and c.organization_id in (
+      select om.organization_id from public.organization_members om
+      where om.user_id = member_fully_visible_conversation_ids.user_id
+        and parley_internal.has_permission(om.organization_id, 'chat.view', om.user_id))
 $$;
 comment on function parley_internal.member_fully_visible_conversation_ids(uuid) is
-  'Conversations the user is a member of and sees the whole history of; the fast path of the message table policies (evaluated once per statement).';
+  'Conversations the user is a member of and sees the whole history of (in organizations where they hold chat.view); the fast path of the message table policies (evaluated once per statement).';
 select parley_internal.restrict_function('parley_internal.member_fully_visible_conversation_ids(uuid)', '{service_role}');
 
 create or replace function parley_internal.member_visible_from(conversation_id uuid, user_id uuid)
@@ -198,9 +223,10 @@ set search_path = ''
 as $$
   select m.visible_from_message_id from public.conversation_members m
   where m.conversation_id = member_visible_from.conversation_id and m.user_id = member_visible_from.user_id
+    and parley_internal.can_view_chats(member_visible_from.conversation_id, member_visible_from.user_id)
 $$;
 comment on function parley_internal.member_visible_from(uuid, uuid) is
-  'A member sees the conversation''s messages with a greater id; null for non-members (staff included).';
+  'A member sees the conversation''s messages with a greater id; null for non-members (staff included) and members without chat.view.';
 select parley_internal.restrict_function('parley_internal.member_visible_from(uuid, uuid)', '{service_role}');
 
 create or replace function parley_internal.member_can_read_message(message_id bigint, user_id uuid)

@@ -153,6 +153,14 @@ declare
   current_role_name text := parley_internal.conversation_role(require_group_role.conversation_id,
                                                               require_group_role.user_id);
 begin
+  -- chat.manage_group (issue 12): a group member holding it in the group's organization acts as a group admin
+  -- (settings and membership; the owner's own rights stay the owner's).
+  if current_role_name = 'member' and 'admin' = any (roles)
+     and parley_internal.has_permission(
+           (select c.organization_id from public.conversations c where c.id = require_group_role.conversation_id),
+           'chat.manage_group', require_group_role.user_id) then
+    current_role_name := 'admin';
+  end if;
   if current_role_name is null or not current_role_name = any (roles) then
     perform parley_internal.refuse('42501', 'no_permission',
       pg_catalog.format('Only the group''s %s may do this.', pg_catalog.array_to_string(roles, ' or ')),
@@ -162,7 +170,7 @@ begin
 end
 $$;
 comment on function parley_internal.require_group_role(uuid, uuid, text[]) is
-  'The user''s group role; refuse (42501 no_permission) unless it is one of roles.';
+  'The user''s group role (a member holding chat.manage_group counts as admin); refuse (42501 no_permission) unless it is one of roles.';
 select parley_internal.restrict_function('parley_internal.require_group_role(uuid, uuid, text[])', '{}');
 
 create or replace function parley_internal.announce_membership_change(

@@ -414,6 +414,10 @@ begin
   -- 2. The conversation and the sender's rights in it.
   conversation := parley_internal.readable_conversation(send_message.conversation_id, caller);
   perform parley_internal.require_feature(conversation.organization_id, 'chat');
+  if not parley_internal.can_view_chats(conversation.id, caller) then
+    perform parley_internal.refuse('42501', 'no_permission',
+      'Your role in this organization cannot view chats.', 'Ask an owner or admin for the chat.view permission.');
+  end if;
   if not parley_internal.can_post_in_conversation(conversation.id, caller) then
     perform parley_internal.refuse('42501', 'cannot_post',
       case conversation.kind
@@ -864,6 +868,10 @@ begin
   -- The one access check: members read from their cut-off, staff of the conversation's kind all of it.
   select m.visible_from_message_id into floor_id from public.conversation_members m
   where m.conversation_id = get_messages.conversation_id and m.user_id = caller;
+  if floor_id is not null and not parley_internal.can_view_chats(get_messages.conversation_id, caller) then
+    perform parley_internal.refuse('42501', 'no_permission',
+      'Your role in this organization cannot view chats.', 'Ask an owner or admin for the chat.view permission.');
+  end if;
   if floor_id is null then
     -- Staff of the conversation's kind, or (compliance mode, functions/compliance.sql) the organization's auditors.
     if not (parley_internal.is_conversation_staff(get_messages.conversation_id, caller)
