@@ -223,11 +223,29 @@ set search_path = ''
 as $$
   select m.visible_from_message_id from public.conversation_members m
   where m.conversation_id = member_visible_from.conversation_id and m.user_id = member_visible_from.user_id
-    and parley_internal.can_view_chats(member_visible_from.conversation_id, member_visible_from.user_id)
 $$;
 comment on function parley_internal.member_visible_from(uuid, uuid) is
-  'A member sees the conversation''s messages with a greater id; null for non-members (staff included) and members without chat.view.';
+  'A member''s history cut-off: they see the conversation''s messages with a greater id; null for non-members (staff included). Per row in policies, so it does not check chat.view: callers do (member_readable_conversation_ids, member_can_read_message, audited_visible_from).';
 select parley_internal.restrict_function('parley_internal.member_visible_from(uuid, uuid)', '{service_role}');
+
+create or replace function parley_internal.member_readable_conversation_ids(user_id uuid)
+returns setof uuid
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select m.conversation_id from public.conversation_members m
+  join public.conversations c on c.id = m.conversation_id
+  where m.user_id = member_readable_conversation_ids.user_id
+    and c.organization_id in (
+      select om.organization_id from public.organization_members om
+      where om.user_id = member_readable_conversation_ids.user_id
+        and parley_internal.has_permission(om.organization_id, 'chat.view', om.user_id))
+$$;
+comment on function parley_internal.member_readable_conversation_ids(uuid) is
+  'The conversations the user is a member of in organizations where they hold chat.view (one permission check per organization); the messages policy gates its per-row cut-off branch with it, evaluated once per statement.';
+select parley_internal.restrict_function('parley_internal.member_readable_conversation_ids(uuid)', '{service_role}');
 
 create or replace function parley_internal.member_can_read_message(message_id bigint, user_id uuid)
 returns boolean
@@ -238,6 +256,7 @@ set search_path = ''
 as $$
   select coalesce((
     select msg.id > parley_internal.member_visible_from(msg.conversation_id, member_can_read_message.user_id)
+           and parley_internal.can_view_chats(msg.conversation_id, member_can_read_message.user_id)
     from public.messages msg where msg.id = member_can_read_message.message_id
   ), false)
 $$;
@@ -288,18 +307,20 @@ comment on function parley_internal.my_fully_visible_conversation_ids() is
   'Policy helper: the conversations the current user is a member of and sees the whole history of.';
 select parley_internal.restrict_function('parley_internal.my_fully_visible_conversation_ids()', '{authenticated}');
 
-create or replace function parley_internal.my_member_visible_from(conversation_id uuid)
-returns bigint
+create or replace function parley_internal.my_history_cut_offs()
+returns table (conversation_id uuid, visible_from bigint)
 language sql
 stable
 security definer
 set search_path = ''
 as $$
-  select parley_internal.member_visible_from(my_member_visible_from.conversation_id, (select auth.uid()))
+  select m.conversation_id, m.visible_from_message_id from public.conversation_members m
+  where m.user_id = (select auth.uid()) and m.visible_from_message_id > 0
+    and m.conversation_id in (select parley_internal.member_readable_conversation_ids((select auth.uid())))
 $$;
-comment on function parley_internal.my_member_visible_from(uuid) is
-  'Policy helper: the current user, as a member, sees the conversation''s messages with a greater id; null for non-members.';
-select parley_internal.restrict_function('parley_internal.my_member_visible_from(uuid)', '{authenticated}');
+comment on function parley_internal.my_history_cut_offs() is
+  'Policy helper: the current user''s conversations with a history cut-off (since_joined groups) where they hold chat.view, with the cut-off. The messages policy scans it with exists (...): computed once per statement, not once per row.';
+select parley_internal.restrict_function('parley_internal.my_history_cut_offs()', '{authenticated}');
 
 create or replace function parley_internal.my_member_can_read_message(message_id bigint)
 returns boolean
@@ -345,7 +366,9 @@ declare
                                                          audited_visible_from.user_id);
 begin
   if floor_id is not null then
-    return floor_id;
+    -- Members without chat.view read nothing (issue 12).
+    return case when parley_internal.can_view_chats(audited_visible_from.conversation_id, audited_visible_from.user_id)
+                then floor_id end;
   end if;
   if exists (select 1 from parley_internal.audit_staff_reads r
              where r.conversation_id = audited_visible_from.conversation_id

@@ -1,3 +1,7 @@
+-- chat.view (issue 12): both branches only cover conversations of organizations
+-- where the reader holds it. Both sets are computed once per statement (a
+-- per-row helper call costs 10x on a since_joined-heavy read: make bench-style
+-- A/B in the issue 12 report).
 -- Messages and their edits, reactions and mentions: readable through plain
 -- table reads by the conversation's members, from their visibility cut-off
 -- on (groups with since_joined history). Staff who handle support, persona
@@ -11,7 +15,8 @@
 drop policy if exists messages_select on public.messages;
 create policy messages_select on public.messages for select to authenticated
   using (conversation_id in (select parley_internal.my_fully_visible_conversation_ids())
-         or id > parley_internal.my_member_visible_from(conversation_id));
+         or exists (select 1 from parley_internal.my_history_cut_offs() c
+                    where c.conversation_id = messages.conversation_id and c.visible_from < messages.id));
 
 drop policy if exists message_edits_select on public.message_edits;
 create policy message_edits_select on public.message_edits for select to authenticated

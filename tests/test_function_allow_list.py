@@ -123,7 +123,10 @@ OTHERS: dict[str, tuple[frozenset[str], str]] = {
         frozenset({"authenticated"}),
         "message_edits and message_reactions policies",
     ),
-    "parley_internal.my_member_visible_from(uuid)": (frozenset({"authenticated"}), "messages select policy"),
+    "parley_internal.my_history_cut_offs()": (
+        frozenset({"authenticated"}),
+        "messages select policy (since_joined cut-offs, chat.view)",
+    ),
     "parley_internal.my_organization_admin(uuid)": (frozenset({"authenticated"}), "organization write policies"),
     "parley_internal.my_organization_member(uuid)": (frozenset({"authenticated"}), "organization read policies"),
     "parley_internal.my_presence_visible(uuid)": (frozenset({"authenticated"}), "presence select policy"),

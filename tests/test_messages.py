@@ -750,6 +750,9 @@ def test_no_reaction_outlives_a_concurrent_delete(api: Api, database):
     reactions, and every toggle either landed before the delete or was refused 409 message_deleted."""
     org = make_org(api, database, "rd")
     users = [database.create_user(f"rd_u{n}") for n in range(8)]
+    for user in users:  # set-up: members of the organization (chat.view), as group members always are
+        as_owner(database, "insert into organization_members (organization_id, user_id, role) "
+                           "values (%s, %s, 'member')", (org.id, user.id))  # fmt: skip
     chat = group(database, org.id, org.owner, org.member, *users)
     for attempt in range(3):
         message = send(api, org.member, chat, f"round {attempt}")
