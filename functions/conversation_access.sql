@@ -225,7 +225,7 @@ as $$
   where m.conversation_id = member_visible_from.conversation_id and m.user_id = member_visible_from.user_id
 $$;
 comment on function parley_internal.member_visible_from(uuid, uuid) is
-  'A member''s history cut-off: they see the conversation''s messages with a greater id; null for non-members (staff included). Per row in policies, so it does not check chat.view: callers do (member_readable_conversation_ids, member_can_read_message, audited_visible_from).';
+  'A member''s history cut-off: they see the conversation''s messages with a greater id; null for non-members (staff included). Per row in policies, so it does not check chat.view: callers do (member_readable_conversation_ids, my_chat_view_everywhere and my_member_can_read_viewable_message, audited_visible_from).';
 select parley_internal.restrict_function('parley_internal.member_visible_from(uuid, uuid)', '{service_role}');
 
 create or replace function parley_internal.member_readable_conversation_ids(user_id uuid)
@@ -256,7 +256,6 @@ set search_path = ''
 as $$
   select coalesce((
     select msg.id > parley_internal.member_visible_from(msg.conversation_id, member_can_read_message.user_id)
-           and parley_internal.can_view_chats(msg.conversation_id, member_can_read_message.user_id)
     from public.messages msg where msg.id = member_can_read_message.message_id
   ), false)
 $$;
@@ -334,6 +333,55 @@ $$;
 comment on function parley_internal.my_member_can_read_message(bigint) is
   'Policy helper: whether the current user, as a member, may read the message through a plain table read.';
 select parley_internal.restrict_function('parley_internal.my_member_can_read_message(bigint)', '{authenticated}');
+
+-- chat.view for the per-row policies of message_edits and message_reactions: one check per statement
+-- when the reader holds chat.view in every organization they belong to (the usual case), the per-row
+-- check only otherwise (a per-row permission lookup costs about 10x the read).
+create or replace function parley_internal.chat_view_everywhere(user_id uuid)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select not exists (
+    select 1 from public.organization_members om
+    where om.user_id = chat_view_everywhere.user_id
+      and not parley_internal.has_permission(om.organization_id, 'chat.view', om.user_id))
+$$;
+comment on function parley_internal.chat_view_everywhere(uuid) is
+  'Whether the user holds chat.view in every organization they belong to.';
+select parley_internal.restrict_function('parley_internal.chat_view_everywhere(uuid)', '{service_role}');
+
+create or replace function parley_internal.my_chat_view_everywhere()
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select parley_internal.chat_view_everywhere((select auth.uid()))
+$$;
+comment on function parley_internal.my_chat_view_everywhere() is
+  'Policy helper (evaluated once per statement): whether the current user holds chat.view in every organization they belong to.';
+select parley_internal.restrict_function('parley_internal.my_chat_view_everywhere()', '{authenticated}');
+
+create or replace function parley_internal.my_member_can_read_viewable_message(message_id bigint)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select coalesce((
+    select parley_internal.member_can_read_message(msg.id, (select auth.uid()))
+           and parley_internal.can_view_chats(msg.conversation_id, (select auth.uid()))
+    from public.messages msg where msg.id = my_member_can_read_viewable_message.message_id
+  ), false)
+$$;
+comment on function parley_internal.my_member_can_read_viewable_message(bigint) is
+  'Policy helper: whether the current user, as a member holding chat.view in its organization, may read the message through a plain table read.';
+select parley_internal.restrict_function('parley_internal.my_member_can_read_viewable_message(bigint)', '{authenticated}');
 
 create or replace function parley_internal.my_staff_conversation(conversation_id uuid)
 returns boolean

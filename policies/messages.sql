@@ -20,11 +20,15 @@ create policy messages_select on public.messages for select to authenticated
 
 drop policy if exists message_edits_select on public.message_edits;
 create policy message_edits_select on public.message_edits for select to authenticated
-  using (parley_internal.my_member_can_read_message(message_id));
+  using (case when (select parley_internal.my_chat_view_everywhere())
+               then parley_internal.my_member_can_read_message(message_id)
+               else parley_internal.my_member_can_read_viewable_message(message_id) end);
 
 drop policy if exists message_reactions_select on public.message_reactions;
 create policy message_reactions_select on public.message_reactions for select to authenticated
-  using (parley_internal.my_member_can_read_message(message_id));
+  using (case when (select parley_internal.my_chat_view_everywhere())
+               then parley_internal.my_member_can_read_message(message_id)
+               else parley_internal.my_member_can_read_viewable_message(message_id) end);
 
 drop policy if exists message_mentions_select on public.message_mentions;
 create policy message_mentions_select on public.message_mentions for select to authenticated

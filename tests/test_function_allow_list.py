@@ -123,6 +123,14 @@ OTHERS: dict[str, tuple[frozenset[str], str]] = {
         frozenset({"authenticated"}),
         "message_edits and message_reactions policies",
     ),
+    "parley_internal.my_chat_view_everywhere()": (
+        frozenset({"authenticated"}),
+        "message_edits and message_reactions policies (chat.view, once per statement)",
+    ),
+    "parley_internal.my_member_can_read_viewable_message(bigint)": (
+        frozenset({"authenticated"}),
+        "message_edits and message_reactions policies (chat.view, per row when not held everywhere)",
+    ),
     "parley_internal.my_history_cut_offs()": (
         frozenset({"authenticated"}),
         "messages select policy (since_joined cut-offs, chat.view)",

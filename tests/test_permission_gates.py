@@ -101,7 +101,8 @@ def test_chat_initiate_call_gates_can_call(api: Api, org):
 def test_without_chat_view_a_member_reads_nothing(api: Api, org):
     """get_messages (403 no_permission), the message tables and the conversation's realtime topic."""
     member = org["member"]
-    send(api, org["other"], org["direct"], "can you read this?")
+    sent = send(api, org["other"], org["direct"], "can you read this?")
+    api.rpc("toggle_reaction", {"message_id": sent["id"], "emoji": "👀"}, token=org["other"].token)
 
     def reads() -> dict[str, Any]:
         try:
@@ -116,13 +117,19 @@ def test_without_chat_view_a_member_reads_nothing(api: Api, org):
                 api.query("select id from messages where conversation_id = %s", (org["direct"],), token=member.token)
             ),
             "realtime": receive["ok"],
+            "reactions": len(
+                api.query(
+                    "select emoji from message_reactions where message_id = %s", (sent["id"],), token=member.token
+                )
+            ),
         }
 
     before = reads()
     assert before["get_messages"] > 0 and before["table"] > 0 and before["realtime"] is True
+    assert before["reactions"] == 1
     set_member_permission(api, org, "chat.view", False)
     try:
-        assert reads() == {"get_messages": (403, "no_permission"), "table": 0, "realtime": False}
+        assert reads() == {"get_messages": (403, "no_permission"), "table": 0, "realtime": False, "reactions": 0}
     finally:
         api.rpc("clear_role_permission", {"organization_id": org["id"], "role": "member", "permission": "chat.view"},
                 token=org["owner"].token)  # fmt: skip
