@@ -3,8 +3,11 @@
 -- calls, and the triggers that queue files for deletion.
 --
 -- Path layout of the chat-files bucket:
---   {conversation_id}/{uploader_id}/{uuid}-{safe_file_name}       uploads
---   {conversation_id}/{uploader_id}/thumbnails/{attachment_id}.jpg  thumbnails (file worker only)
+--   {conversation_id}/{folder}/{uuid}-{safe_file_name}       uploads
+--   {conversation_id}/{folder}/thumbnails/{attachment_id}.jpg  thumbnails (file worker only)
+-- where folder is the uploader's user id, or "support" for staff who answer
+-- the conversation without being on its roster (issue 12: the customer never
+-- reads a staff user's id; chat_upload_folder tells clients which).
 
 create or replace function parley_internal.chat_file_conversation_id(name text)
 returns uuid
@@ -20,27 +23,82 @@ as $$
 $$;
 comment on function parley_internal.chat_file_conversation_id(text) is
   'The conversation a chat-files object belongs to: its first folder as a uuid, or null if that is not a uuid.';
-select parley_internal.restrict_function('parley_internal.chat_file_conversation_id(text)', '{authenticated,service_role}');
+select parley_internal.restrict_function('parley_internal.chat_file_conversation_id(text)', '{service_role}');
 
-create or replace function parley_internal.is_chat_upload_name(name text, user_id uuid)
+create or replace function parley_internal.chat_upload_folder_for(conversation_id uuid, user_id uuid)
+returns text
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  -- Staff answering a support, persona or notices conversation without being on its roster upload as the
+  -- organization: their user id must never appear in a name the customer reads (issue 12).
+  select case
+    when chat_upload_folder_for.user_id is null then null
+    when not parley_internal.is_conversation_member(chat_upload_folder_for.conversation_id, chat_upload_folder_for.user_id)
+         and parley_internal.is_conversation_staff(chat_upload_folder_for.conversation_id, chat_upload_folder_for.user_id)
+      then 'support'
+    else chat_upload_folder_for.user_id::text
+  end
+$$;
+comment on function parley_internal.chat_upload_folder_for(uuid, uuid) is
+  'The folder a user uploads into in a conversation: their user id, or support for staff handling it without being a member.';
+select parley_internal.restrict_function('parley_internal.chat_upload_folder_for(uuid, uuid)', '{}');
+
+create or replace function parley_internal.chat_upload_folder(conversation_id uuid)
+returns text
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+begin
+  if (select auth.uid()) is null then
+    perform parley_internal.refuse('42501', 'unauthenticated', 'Sign in to upload files.', null);
+  end if;
+  return parley_internal.chat_upload_folder_for(chat_upload_folder.conversation_id, (select auth.uid()));
+end
+$$;
+comment on function parley_internal.chat_upload_folder(uuid) is
+  'The folder to upload a chat file into: chat-files/{conversation_id}/{folder}/{uuid}-{safe_file_name}. Your user id, or "support" when you answer the conversation as staff (the customer never sees your id).';
+select parley_internal.publish_function('parley_internal.chat_upload_folder(uuid)'::regprocedure, '{authenticated}');
+
+create or replace function parley_internal.is_chat_upload_layout(name text, folder text)
 returns boolean
 language sql
 immutable
 set search_path = ''
 as $$
   select coalesce(
-    user_id is not null
-    and pg_catalog.array_length(storage.foldername(is_chat_upload_name.name), 1) = 2
-    and parley_internal.chat_file_conversation_id(is_chat_upload_name.name) is not null
-    and (storage.foldername(is_chat_upload_name.name))[2] = is_chat_upload_name.user_id::text
-    and storage.filename(is_chat_upload_name.name)
+    folder is not null
+    and pg_catalog.array_length(storage.foldername(is_chat_upload_layout.name), 1) = 2
+    and parley_internal.chat_file_conversation_id(is_chat_upload_layout.name) is not null
+    and (storage.foldername(is_chat_upload_layout.name))[2] = is_chat_upload_layout.folder
+    and storage.filename(is_chat_upload_layout.name)
         ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$'
-    and storage.filename(is_chat_upload_name.name) !~ '\.\.',
+    and storage.filename(is_chat_upload_layout.name) !~ '\.\.',
     false)
 $$;
+comment on function parley_internal.is_chat_upload_layout(text, text) is
+  'Whether name has the upload layout {conversation_id}/{folder}/{uuid}-{safe_file_name}, nothing more (no deeper folders, no ..).';
+select parley_internal.restrict_function('parley_internal.is_chat_upload_layout(text, text)', '{}');
+
+create or replace function parley_internal.is_chat_upload_name(name text, user_id uuid)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select parley_internal.is_chat_upload_layout(
+    is_chat_upload_name.name,
+    parley_internal.chat_upload_folder_for(parley_internal.chat_file_conversation_id(is_chat_upload_name.name),
+                                           is_chat_upload_name.user_id))
+$$;
 comment on function parley_internal.is_chat_upload_name(text, uuid) is
-  'Whether name has the layout of an upload by user_id: {conversation_id}/{user_id}/{uuid}-{safe_file_name}, nothing more (no deeper folders, no ..).';
-select parley_internal.restrict_function('parley_internal.is_chat_upload_name(text, uuid)', '{authenticated,service_role}');
+  'Whether name has the layout of an upload by user_id: {conversation_id}/{user_id or support}/{uuid}-{safe_file_name} (support: staff handling the conversation without being a member), nothing more.';
+select parley_internal.restrict_function('parley_internal.is_chat_upload_name(text, uuid)', '{}');
 
 create or replace function parley_internal.can_upload_chat_file(name text, user_id uuid)
 returns boolean
@@ -55,7 +113,7 @@ as $$
 $$;
 comment on function parley_internal.can_upload_chat_file(text, uuid) is
   'storage.objects insert check for chat-files: the object is in the user''s own folder of a conversation where they may post, with the upload layout.';
-select parley_internal.restrict_function('parley_internal.can_upload_chat_file(text, uuid)', '{authenticated,service_role}');
+select parley_internal.restrict_function('parley_internal.can_upload_chat_file(text, uuid)', '{service_role}');
 
 create or replace function parley_internal.can_read_chat_file(name text, user_id uuid)
 returns boolean
@@ -71,13 +129,53 @@ as $$
       and a.status <> 'rejected'
       and case
             when a.message_id is null then a.uploader_id = can_read_chat_file.user_id
-            else a.message_id > parley_internal.message_visible_from(a.conversation_id, can_read_chat_file.user_id)
+            -- Staff: only just after an audited read of the conversation (audited_visible_from).
+            else a.message_id > parley_internal.audited_visible_from(a.conversation_id, can_read_chat_file.user_id)
           end
   )
 $$;
 comment on function parley_internal.can_read_chat_file(text, uuid) is
-  'storage.objects select check for chat-files: the object (or thumbnail) belongs to an attachment the user can see: sent in a message they may read, or their own upload not sent yet. Rejected files are never readable.';
-select parley_internal.restrict_function('parley_internal.can_read_chat_file(text, uuid)', '{authenticated,service_role}');
+  'storage.objects select check for chat-files: the object (or thumbnail) belongs to an attachment the user can see: sent in a message they may read as a member (staff: within 15 minutes of an audited read), or their own upload not sent yet. Rejected files are never readable.';
+select parley_internal.restrict_function('parley_internal.can_read_chat_file(text, uuid)', '{service_role}');
+
+create or replace function parley_internal.my_chat_file_readable(name text)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select parley_internal.can_read_chat_file(my_chat_file_readable.name, (select auth.uid()))
+$$;
+comment on function parley_internal.my_chat_file_readable(text) is
+  'Policy helper (storage.objects select): whether the current user may read this chat-files object.';
+select parley_internal.restrict_function('parley_internal.my_chat_file_readable(text)', '{authenticated}');
+
+create or replace function parley_internal.my_chat_file_uploadable(name text)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select parley_internal.can_upload_chat_file(my_chat_file_uploadable.name, (select auth.uid()))
+$$;
+comment on function parley_internal.my_chat_file_uploadable(text) is
+  'Policy helper (storage.objects insert): whether the current user may upload this chat-files object.';
+select parley_internal.restrict_function('parley_internal.my_chat_file_uploadable(text)', '{authenticated}');
+
+create or replace function parley_internal.my_chat_file_moderated(name text)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select parley_internal.is_conversation_moderator(parley_internal.chat_file_conversation_id(my_chat_file_moderated.name), (select auth.uid()))
+$$;
+comment on function parley_internal.my_chat_file_moderated(text) is
+  'Policy helper (storage.objects delete): whether the current user moderates the conversation the chat-files object belongs to.';
+select parley_internal.restrict_function('parley_internal.my_chat_file_moderated(text)', '{authenticated}');
 
 -- -- RPCs -------------------------------------------------------------------
 
@@ -105,7 +203,7 @@ begin
   end if;
   if not parley_internal.is_chat_upload_name(create_attachment.object_name, caller) then
     perform parley_internal.refuse('P0001', 'invalid_object_name',
-      'Chat files are stored at {conversation_id}/{your user id}/{uuid}-{file name}.',
+      'Chat files are stored at {conversation_id}/{folder}/{uuid}-{file name}; chat_upload_folder gives the folder.',
       'Upload the file into your own folder of the conversation first.');
   end if;
   display_name := pg_catalog.btrim(display_name);
@@ -265,6 +363,15 @@ begin
          position = (pg_catalog.array_position(claim_attachments.attachment_ids, a.id) - 1)::smallint,
          attached_at = pg_catalog.now()
    where a.id = any (claim_attachments.attachment_ids) and a.message_id is null;
+  -- Files staff uploaded as Support: once the customer can see them, nothing names the staff user
+  -- (issue 12): no owner on their storage.objects rows, no uploader on the attachment.
+  update storage.objects o set owner = null, owner_id = null
+  from public.attachments a
+  where a.id = any (claim_attachments.attachment_ids)
+    and (storage.foldername(a.object_name))[2] = 'support'
+    and o.bucket_id = a.bucket_id and o.name in (a.object_name, a.thumbnail_object_name);
+  update public.attachments a set uploader_id = null
+  where a.id = any (claim_attachments.attachment_ids) and (storage.foldername(a.object_name))[2] = 'support';
 end
 $$;
 comment on function parley_internal.claim_attachments(bigint, uuid, uuid, uuid[]) is

@@ -296,6 +296,7 @@ begin
     when 'organization_settings' then
       organization := (row_data ->> 'organization_id')::uuid;
       object := row_data ->> 'organization_id';
+      if 'compliance_mode' = any(changed) then verb := 'compliance_mode'; end if;
     when 'personas' then
       organization := (row_data ->> 'organization_id')::uuid;
       object := row_data ->> 'id';
@@ -320,7 +321,9 @@ begin
       object := row_data ->> 'id';
       persona := (row_data ->> 'persona_id')::uuid;
       verb := case when 'deleted_at' = any(changed) and new_row ->> 'deleted_at' is not null then 'delete'
-                   else 'edit' end;
+                   when 'body' = any(changed) then 'edit'
+                   when new_row ->> 'pinned_at' is not null then 'pin'
+                   else 'unpin' end;
       old_values := old_values || pg_catalog.jsonb_build_object('conversation_id', row_data -> 'conversation_id');
       new_values := new_values || pg_catalog.jsonb_build_object('conversation_id', row_data -> 'conversation_id');
       if organization is null then
@@ -336,7 +339,30 @@ begin
       end if;
       new_values := new_values || pg_catalog.jsonb_build_object('conversation_id', object, 'kind', verb);
       persona := (row_data ->> 'persona_id')::uuid;
-      verb := case when persona is not null then 'send_as_persona' else 'send_notice' end;
+      verb := case when persona is not null then 'send_as_persona' when verb = 'notice' then 'send_notice'
+                   else 'send_as_support' end;
+      object := row_data ->> 'message_id';
+    when 'support_assignments' then
+      -- The real assignee of a support conversation (issue 12: kept out of the customer's row).
+      select c.organization_id into organization from public.conversations c
+      where c.id = (row_data ->> 'conversation_id')::uuid;
+      object := row_data ->> 'conversation_id';
+      verb := 'support_assign';
+      if organization is null then
+        return null;
+      end if;
+    when 'message_reactions' then
+      -- Staff reactions shown as the persona or Support (user_id null): who really reacted (issue 12).
+      select c.organization_id, m.conversation_id into organization, object
+      from public.messages m join public.conversations c on c.id = m.conversation_id
+      where m.id = (row_data ->> 'message_id')::bigint;
+      if organization is null then
+        return null;
+      end if;
+      persona := (row_data ->> 'persona_id')::uuid;
+      old_values := old_values || pg_catalog.jsonb_build_object('conversation_id', object);
+      new_values := new_values || pg_catalog.jsonb_build_object('conversation_id', object);
+      verb := case tg_op when 'INSERT' then 'react' else 'unreact' end;
       object := row_data ->> 'message_id';
     when 'privacy_settings' then
       subject := (row_data ->> 'user_id')::uuid;
@@ -368,7 +394,7 @@ select parley_internal.restrict_function('parley_internal.audit_row_change()', '
 -- personas, support assignment and status, privacy and blocks: every change
 -- (settings rows created with their defaults, alongside an organization or a
 -- user, are not changes and leave no entry).
--- Messages: edits and deletions only. Persona and notice sends: through
+-- Messages: edits, deletions and pins. Persona, Support and notice sends: through
 -- parley_internal.message_senders, which names the real staff user.
 drop trigger if exists organizations_audit on public.organizations;
 create trigger organizations_audit after insert or update or delete on public.organizations
@@ -412,8 +438,9 @@ create trigger conversation_members_role_audit after update of role on public.co
   execute function parley_internal.audit_row_change('conversation_member');
 
 drop trigger if exists messages_audit on public.messages;
-create trigger messages_audit after update of body, deleted_at on public.messages
-  for each row when (old.body is distinct from new.body or old.deleted_at is distinct from new.deleted_at)
+create trigger messages_audit after update of body, deleted_at, pinned_at on public.messages
+  for each row when (old.body is distinct from new.body or old.deleted_at is distinct from new.deleted_at
+                     or old.pinned_at is distinct from new.pinned_at)
   execute function parley_internal.audit_row_change('message');
 
 drop trigger if exists message_senders_audit on parley_internal.message_senders;
@@ -446,7 +473,8 @@ begin
     return false;
   end if;
   select * into conversation from public.conversations c where c.id = audit_staff_read.conversation_id;
-  if not found or not parley_internal.can_read_conversation(conversation.id, reader) then
+  if not found or not (parley_internal.can_read_conversation(conversation.id, reader)
+                       or parley_internal.is_compliance_reader(conversation.id, reader)) then
     return false;  -- not a read that will happen: the caller refuses it
   end if;
   if pg_catalog.current_setting('transaction_read_only') = 'on' then
@@ -466,13 +494,15 @@ begin
     'public.conversations', conversation.id::text, null,
     pg_catalog.jsonb_build_object('conversation_id', conversation.id, 'kind', conversation.kind,
                                   'subject_user_id', conversation.subject_user_id,
-                                  'permission', parley_internal.staff_permission_for(conversation)));
+                                  'permission', case when parley_internal.is_conversation_staff(conversation.id, reader)
+                                                     then parley_internal.staff_permission_for(conversation)
+                                                     else 'chat.audit_read' end));
   return true;
 end
 $$;
 comment on function parley_internal.audit_staff_read(uuid) is
   'Call before a staff user reads a conversation: when the caller may read it without being a member, append conversation.staff_read (at most once per staff user per conversation per 10 minutes). Returns whether an entry was written; no-op for members. Refuses 25006 audit_requires_write in a read-only transaction.';
-select parley_internal.restrict_function('parley_internal.audit_staff_read(uuid)', '{authenticated}');
+select parley_internal.restrict_function('parley_internal.audit_staff_read(uuid)', '{}');
 
 -- Who reads which organization's audit trail.
 create or replace function parley_internal.audit_readable_organization_ids(user_id uuid)
@@ -488,7 +518,20 @@ as $$
 $$;
 comment on function parley_internal.audit_readable_organization_ids(uuid) is
   'The organizations whose audit log the user reads (those where they hold chat.audit_read). Policies use it as "organization_id in (select ...)".';
-select parley_internal.restrict_function('parley_internal.audit_readable_organization_ids(uuid)', '{authenticated}');
+select parley_internal.restrict_function('parley_internal.audit_readable_organization_ids(uuid)', '{}');
+
+create or replace function parley_internal.my_audit_organization_ids()
+returns setof uuid
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select parley_internal.audit_readable_organization_ids((select auth.uid()))
+$$;
+comment on function parley_internal.my_audit_organization_ids() is
+  'Policy helper: the organizations whose audit log the current user reads (chat.audit_read).';
+select parley_internal.restrict_function('parley_internal.my_audit_organization_ids()', '{authenticated}');
 
 -- Refuse unless the caller is service_role or holds chat.audit_read in the organization.
 create or replace function parley_internal.require_audit_reader(organization_id uuid)

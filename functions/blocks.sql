@@ -16,7 +16,7 @@ $$;
 comment on function parley_internal.is_blocked_between(uuid, uuid) is
   'Whether either user has blocked the other.';
 revoke all on function parley_internal.is_blocked_between(uuid, uuid) from public, anon, authenticated, service_role;
-grant execute on function parley_internal.is_blocked_between(uuid, uuid) to authenticated, service_role;
+grant execute on function parley_internal.is_blocked_between(uuid, uuid) to service_role;
 
 create or replace function parley_internal.can_see_presence(viewer uuid, target uuid)
 returns boolean
@@ -34,7 +34,7 @@ $$;
 comment on function parley_internal.can_see_presence(uuid, uuid) is
   'Whether viewer may see target''s online status: not blocked either way and target shows it.';
 revoke all on function parley_internal.can_see_presence(uuid, uuid) from public, anon, authenticated, service_role;
-grant execute on function parley_internal.can_see_presence(uuid, uuid) to authenticated, service_role;
+grant execute on function parley_internal.can_see_presence(uuid, uuid) to service_role;
 
 create or replace function parley_internal.is_user_blocked(other_user_id uuid)
 returns boolean

@@ -23,7 +23,7 @@ $$;
 comment on function parley_internal.are_connected(uuid, uuid) is
   'Whether the two users have an accepted connection.';
 revoke all on function parley_internal.are_connected(uuid, uuid) from public, anon, authenticated, service_role;
-grant execute on function parley_internal.are_connected(uuid, uuid) to authenticated, service_role;
+grant execute on function parley_internal.are_connected(uuid, uuid) to service_role;
 
 create or replace function parley_internal.are_users_connected(other_user_id uuid)
 returns boolean

@@ -24,7 +24,7 @@ as $$
 $$;
 comment on function parley_internal.newest_message_id(uuid) is
   'The id of the conversation''s newest message (tombstones included), 0 if it has none; one backward probe of messages (conversation_id, id).';
-select parley_internal.restrict_function('parley_internal.newest_message_id(uuid)', '{authenticated,service_role}');
+select parley_internal.restrict_function('parley_internal.newest_message_id(uuid)', '{service_role}');
 
 create or replace function parley_internal.add_conversation_member(
   conversation_id uuid, user_id uuid, role text, added_by uuid
@@ -153,6 +153,14 @@ declare
   current_role_name text := parley_internal.conversation_role(require_group_role.conversation_id,
                                                               require_group_role.user_id);
 begin
+  -- chat.manage_group (issue 12): a group member holding it in the group's organization acts as a group admin
+  -- (settings and membership; the owner's own rights stay the owner's).
+  if current_role_name = 'member' and 'admin' = any (roles)
+     and parley_internal.has_permission(
+           (select c.organization_id from public.conversations c where c.id = require_group_role.conversation_id),
+           'chat.manage_group', require_group_role.user_id) then
+    current_role_name := 'admin';
+  end if;
   if current_role_name is null or not current_role_name = any (roles) then
     perform parley_internal.refuse('42501', 'no_permission',
       pg_catalog.format('Only the group''s %s may do this.', pg_catalog.array_to_string(roles, ' or ')),
@@ -162,7 +170,7 @@ begin
 end
 $$;
 comment on function parley_internal.require_group_role(uuid, uuid, text[]) is
-  'The user''s group role; refuse (42501 no_permission) unless it is one of roles.';
+  'The user''s group role (a member holding chat.manage_group counts as admin); refuse (42501 no_permission) unless it is one of roles.';
 select parley_internal.restrict_function('parley_internal.require_group_role(uuid, uuid, text[])', '{}');
 
 create or replace function parley_internal.announce_membership_change(
@@ -808,7 +816,7 @@ begin
   end if;
   update public.conversations c set support_status = set_support_status.status, updated_at = pg_catalog.now()
   where c.id = locked.id returning * into updated;
-  return updated;
+  return parley_internal.with_support_assignee(updated);
 end
 $$;
 comment on function parley_internal.set_support_status(uuid, text) is
@@ -833,18 +841,27 @@ begin
     perform parley_internal.refuse('PT404', 'agent_not_found', 'The assignee must be a support agent of the organization.',
       'Pick a member with chat.support_agent.');
   end if;
-  if locked.support_assignee_id is not distinct from assignee_id then
+  -- The assignee is kept out of the conversation row, which the customer reads (issue 12).
+  if (select a.assignee_id from parley_internal.support_assignments a where a.conversation_id = locked.id)
+     is not distinct from assignee_id then
     perform parley_internal.refuse('PT409', 'assignee_unchanged', 'The conversation already has this assignee.',
       'Nothing to change.');
   end if;
-  update public.conversations c set support_assignee_id = assign_support_conversation.assignee_id,
-    updated_at = pg_catalog.now()
+  if assignee_id is null then
+    delete from parley_internal.support_assignments a where a.conversation_id = locked.id;
+  else
+    insert into parley_internal.support_assignments as a (conversation_id, assignee_id)
+    values (locked.id, assign_support_conversation.assignee_id)
+    on conflict on constraint support_assignments_pkey
+    do update set assignee_id = excluded.assignee_id, assigned_at = excluded.assigned_at;
+  end if;
+  update public.conversations c set updated_at = pg_catalog.now()
   where c.id = locked.id returning * into updated;
-  return updated;
+  return parley_internal.with_support_assignee(updated);
 end
 $$;
 comment on function parley_internal.assign_support_conversation(uuid, uuid) is
-  'Support agents: assign a support conversation to an agent of the organization (null unassigns).';
+  'Support agents: assign a support conversation to an agent of the organization (null unassigns). The result shows the assignee; the customer never sees it.';
 select parley_internal.publish_function('parley_internal.assign_support_conversation(uuid, uuid)');
 
 create or replace function parley_internal.get_support_queue(
@@ -872,7 +889,8 @@ begin
     perform parley_internal.refuse('P0001', 'invalid_page_size', 'page_size is between 1 and 200.', 'Use 50.');
   end if;
   return query
-    select c.* from public.conversations c
+    select shown.* from public.conversations c
+    cross join lateral parley_internal.with_support_assignee(c) as shown
     where c.organization_id = get_support_queue.organization_id and c.kind = 'support'
       and (get_support_queue.status is null or c.support_status = get_support_queue.status)
       and (get_support_queue.after_conversation_id is null or c.id > get_support_queue.after_conversation_id)

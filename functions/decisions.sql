@@ -100,7 +100,7 @@ $$;
 comment on function parley_internal.message_decision(uuid, uuid, text) is
   'Whether sender may message (kind message) or call (kind call) recipient, with a stable reason code.';
 revoke all on function parley_internal.message_decision(uuid, uuid, text) from public, anon, authenticated, service_role;
-grant execute on function parley_internal.message_decision(uuid, uuid, text) to authenticated, service_role;
+grant execute on function parley_internal.message_decision(uuid, uuid, text) to service_role;
 
 create or replace function parley_internal.can_message(recipient_id uuid)
 returns public.contact_decision

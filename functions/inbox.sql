@@ -209,6 +209,20 @@ select parley_internal.publish_function('parley_internal.set_notification_level(
 
 -- The inbox ------------------------------------------------------------------
 
+-- get_inbox gained archived_by_organization (issue 12, compliance mode): a result type cannot be replaced,
+-- so an older version (and its wrapper) is dropped first; publish_function recreates the wrapper.
+do $$
+begin
+  if exists (select 1 from pg_catalog.pg_proc p
+             where p.oid = pg_catalog.to_regprocedure(
+                     'parley_internal.get_inbox(integer, text, boolean, boolean, boolean, uuid)')
+               and not ('archived_by_organization' = any (p.proargnames))) then
+    drop function if exists public.get_inbox(integer, text, boolean, boolean, boolean, uuid);
+    drop function parley_internal.get_inbox(integer, text, boolean, boolean, boolean, uuid);
+  end if;
+end
+$$;
+
 create or replace function parley_internal.get_inbox(
   page_size integer default 30,
   before_cursor text default null,
@@ -250,7 +264,8 @@ returns table (
   hidden boolean,
   notification_level text,
   activity_message_id bigint,
-  sort_key text
+  sort_key text,
+  archived_by_organization boolean
 )
 language plpgsql
 stable
@@ -294,7 +309,7 @@ begin
            e.hidden_at_message_id, e.muted_until, e.pinned_at, e.notification_level, e.joined_at_message_id,
            m.role, m.visible_from_message_id,
            c.kind, c.organization_id, c.title, c.avatar_url, c.subject_user_id, c.persona_id, c.support_status,
-           coalesce(newest.id, 0) as newest_id
+           c.archived_by_organization, coalesce(newest.id, 0) as newest_id
     from public.inbox_entries e
     join public.conversation_members m on m.conversation_id = e.conversation_id and m.user_id = e.user_id
     join public.conversations c on c.id = e.conversation_id
@@ -351,6 +366,7 @@ begin
          case lm.sender_kind
            when 'user' then coalesce(sender_profile.display_name, 'Deleted user')
            when 'persona' then sender_persona.display_name
+           when 'support' then 'Support'
          end,
          lm.kind,
          case when lm.deleted_at is null and (lm.sender_id is null or lm.sender_id <> all (hidden_senders))
@@ -361,7 +377,8 @@ begin
          p.last_read_message_id, p.last_delivered_message_id,
          p.pinned_at is not null, p.pinned_at, p.is_archived, p.is_muted, p.muted_until, p.is_hidden,
          p.notification_level, p.activity,
-         p.pinned_rank::text || '.' || p.activity::text || '.' || p.conversation_id::text
+         p.pinned_rank::text || '.' || p.activity::text || '.' || p.conversation_id::text,
+         p.archived_by_organization
   from page p
   -- The last message, if the member can see it (primary key lookup).
   left join public.messages lm on lm.id = p.newest_id and p.newest_id > p.visible_from_message_id
@@ -405,5 +422,5 @@ begin
 end
 $$;
 comment on function parley_internal.get_inbox(integer, text, boolean, boolean, boolean, uuid) is
-  'Your conversations, pinned first, then by last activity (newest message id, or when you joined for a conversation without newer messages), newest first; page_size up to 100, next page: before_cursor = the last row''s sort_key. Each row: title and avatar for you, last-message preview, unread and mention counts (exact up to 100), your flags and role. Archived and hidden conversations only on request (archived_only: the archive folder); only_organization_id limits it to one organization.';
+  'Your conversations, pinned first, then by last activity (newest message id, or when you joined for a conversation without newer messages), newest first; page_size up to 100, next page: before_cursor = the last row''s sort_key. Each row: title and avatar for you, last-message preview, unread and mention counts (exact up to 100), your flags and role. Archived and hidden conversations only on request (archived_only: the archive folder); only_organization_id limits it to one organization. archived_by_organization: the organization runs in compliance mode (its auditors may read and export the conversation).';
 select parley_internal.publish_function('parley_internal.get_inbox(integer, text, boolean, boolean, boolean, uuid)');

@@ -235,6 +235,11 @@ as $$
       select 1 from public.personas p
       where p.id = message.persona_id and p.is_active
         and parley_internal.has_permission(p.organization_id, 'chat.support_agent', is_message_author.user_id))
+    -- Support replies belong to the organization's support team (issue 12: shown as Support).
+    when 'support' then exists (
+      select 1 from public.conversations c
+      where c.id = message.conversation_id
+        and parley_internal.has_permission(c.organization_id, 'chat.support_agent', is_message_author.user_id))
     -- Notices: the staff user who sent them. Other system messages have no author.
     else message.kind = 'notice' and exists (
       select 1 from parley_internal.message_senders s
@@ -242,7 +247,7 @@ as $$
   end
 $$;
 comment on function parley_internal.is_message_author(public.messages, uuid) is
-  'Whether the user authored the message: its user sender, a support agent who may act as its persona, or the staff sender of a notice.';
+  'Whether the user authored the message: its user sender, a support agent who may act as its persona, a support agent of the organization for a Support reply, or the staff sender of a notice.';
 select parley_internal.restrict_function('parley_internal.is_message_author(public.messages, uuid)', '{}');
 
 create or replace function parley_internal.idempotent_twin(client_msg_id uuid, real_sender uuid, conversation_id uuid)
@@ -343,6 +348,10 @@ begin
   returning * into message;
   if found then
     created := true;
+    if conversation.archived_by_organization then
+      -- Compliance mode: every send is in the audit chain (functions/compliance.sql).
+      perform parley_internal.audit_compliance_send(message, conversation.organization_id);
+    end if;
     if deliver_message.sender_kind <> 'user' then
       insert into parley_internal.message_senders (message_id, sender_id, persona_id)
       values (message.id, real_sender, deliver_message.persona_id);
@@ -413,6 +422,10 @@ begin
   -- 2. The conversation and the sender's rights in it.
   conversation := parley_internal.readable_conversation(send_message.conversation_id, caller);
   perform parley_internal.require_feature(conversation.organization_id, 'chat');
+  if not parley_internal.can_view_chats(conversation.id, caller) then
+    perform parley_internal.refuse('42501', 'no_permission',
+      'Your role in this organization cannot view chats.', 'Ask an owner or admin for the chat.view permission.');
+  end if;
   if not parley_internal.can_post_in_conversation(conversation.id, caller) then
     perform parley_internal.refuse('42501', 'cannot_post',
       case conversation.kind
@@ -470,8 +483,11 @@ begin
   slow_mode_applies := conversation.slow_mode_seconds > 0
     and not parley_internal.is_conversation_moderator(conversation.id, caller)
     and not parley_internal.is_conversation_staff(conversation.id, caller);
+  -- Staff answering without being on the roster are shown as the persona or as Support, never as themselves
+  -- (issue 12; functions/staff_privacy.sql).
   select * into delivery from parley_internal.deliver_message(
-    conversation, caller, case when send_message.as_persona_id is null then 'user' else 'persona' end,
+    conversation, caller,
+    case when send_message.as_persona_id is not null then 'persona' when is_member then 'user' else 'support' end,
     send_message.as_persona_id, message_kind, clean_body, clean_metadata, send_message.reply_to_message_id,
     send_message.client_msg_id, slow_mode_applies);
   sent := delivery.message;
@@ -622,7 +638,7 @@ begin
     return original;
   end if;
   insert into public.message_edits (message_id, edited_by, previous_body, previous_metadata)
-  values (original.id, caller, original.body, original.metadata);
+  values (original.id, parley_internal.visible_actor(original.conversation_id, caller), original.body, original.metadata);
   update public.messages m set body = clean_body, edited_at = pg_catalog.now()
   where m.id = original.id
   returning * into edited;
@@ -656,7 +672,8 @@ begin
       'Moderators: group owners and admins, staff with chat.delete or chat.moderate.');
   end if;
   update public.messages m
-  set body = null, metadata = '{}', deleted_at = pg_catalog.now(), deleted_by = caller, pinned_at = null,
+  set body = null, metadata = '{}', deleted_at = pg_catalog.now(),
+      deleted_by = parley_internal.visible_actor(original.conversation_id, caller), pinned_at = null,
       pinned_by = null
   where m.id = original.id
   returning * into deleted;
@@ -682,14 +699,16 @@ set search_path = ''
 as $$
   select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
            'emoji', s.emoji, 'count', s.reactions, 'reacted_by_me', s.mine) order by s.first_at, s.emoji), '[]')
-  from (select r.emoji, pg_catalog.count(*) as reactions, pg_catalog.bool_or(r.user_id = reaction_summary.viewer) as mine,
+  from (select r.emoji, pg_catalog.count(*) as reactions,
+               pg_catalog.bool_or(r.user_id is not distinct from reaction_summary.viewer) as mine,
                pg_catalog.min(r.created_at) as first_at
         from public.message_reactions r where r.message_id = reaction_summary.message_id
-          and r.user_id <> all (coalesce((select parley_internal.blocked_user_ids(reaction_summary.viewer)), '{}'))
+          and (r.user_id is null
+               or r.user_id <> all (coalesce((select parley_internal.blocked_user_ids(reaction_summary.viewer)), '{}')))
         group by r.emoji) s
 $$;
 comment on function parley_internal.reaction_summary(bigint, uuid) is
-  'A message''s reactions as [{emoji, count, reacted_by_me}], in the order each emoji first appeared.';
+  'A message''s reactions as [{emoji, count, reacted_by_me}], in the order each emoji first appeared; viewer is the reacting identity (the user, or null for staff acting as the organization).';
 select parley_internal.restrict_function('parley_internal.reaction_summary(bigint, uuid)', '{}');
 
 create or replace function parley_internal.toggle_reaction(message_id bigint, emoji text)
@@ -703,6 +722,7 @@ declare
   caller uuid := parley_internal.require_user();
   clean_emoji text := parley_internal.validate_emoji(toggle_reaction.emoji);
   target public.messages;
+  actor uuid;
 begin
   -- FOR SHARE: waits for a concurrent delete, so no reaction outlives its message's content.
   target := parley_internal.readable_message(toggle_reaction.message_id, caller, 'share');
@@ -712,18 +732,23 @@ begin
     perform parley_internal.refuse('PT409', 'message_deleted', 'This message was deleted.',
       'Deleted messages take no reactions.');
   end if;
+  -- Staff off the roster react as the organization (user_id null: the persona or Support; issue 12).
+  actor := parley_internal.visible_actor(target.conversation_id, caller);
   delete from public.message_reactions r
-  where r.message_id = target.id and r.emoji = clean_emoji and r.user_id = caller;
+  where r.message_id = target.id and r.emoji = clean_emoji and r.user_id is not distinct from actor;
   if not found then
     if (select pg_catalog.count(*) from public.message_reactions r
-        where r.message_id = target.id and r.user_id = caller) >= 20 then
+        where r.message_id = target.id and r.user_id is not distinct from actor) >= 20 then
       perform parley_internal.refuse('PT409', 'too_many_reactions', 'You have 20 reactions on this message already.',
         'Remove one first.');
     end if;
-    insert into public.message_reactions (message_id, emoji, user_id) values (target.id, clean_emoji, caller)
-    on conflict on constraint message_reactions_pkey do nothing;
+    insert into public.message_reactions (message_id, emoji, user_id, persona_id)
+    values (target.id, clean_emoji, actor,
+            case when actor is null then (select c.persona_id from public.conversations c
+                                          where c.id = target.conversation_id) end)
+    on conflict on constraint message_reactions_key do nothing;
   end if;
-  return parley_internal.reaction_summary(target.id, caller);
+  return parley_internal.reaction_summary(target.id, actor);
 end
 $$;
 comment on function parley_internal.toggle_reaction(bigint, text) is
@@ -770,7 +795,9 @@ begin
   end if;
   update public.messages m
   set pinned_at = case when pin_message.pinned then coalesce(m.pinned_at, pg_catalog.now()) end,
-      pinned_by = case when pin_message.pinned then coalesce(m.pinned_by, caller) end
+      pinned_by = case when not pin_message.pinned then null
+                       when m.pinned_at is null then parley_internal.visible_actor(conversation.id, caller)
+                       else m.pinned_by end
   where m.id = target.id
   returning * into changed;
   return changed;
@@ -828,6 +855,7 @@ set search_path = ''
 as $$
 declare
   caller uuid := parley_internal.require_user();
+  me uuid := caller;  -- the reacting identity: null for staff, who react as the organization
   size integer := coalesce(get_messages.page_size, 50);
   hidden_senders uuid[] := parley_internal.blocked_user_ids(caller);  -- senders the caller blocked (group_safety.sql)
   floor_id bigint;
@@ -854,12 +882,19 @@ begin
   -- The one access check: members read from their cut-off, staff of the conversation's kind all of it.
   select m.visible_from_message_id into floor_id from public.conversation_members m
   where m.conversation_id = get_messages.conversation_id and m.user_id = caller;
+  if floor_id is not null and not parley_internal.can_view_chats(get_messages.conversation_id, caller) then
+    perform parley_internal.refuse('42501', 'no_permission',
+      'Your role in this organization cannot view chats.', 'Ask an owner or admin for the chat.view permission.');
+  end if;
   if floor_id is null then
-    if not parley_internal.is_conversation_staff(get_messages.conversation_id, caller) then
+    -- Staff of the conversation's kind, or (compliance mode, functions/compliance.sql) the organization's auditors.
+    if not (parley_internal.is_conversation_staff(get_messages.conversation_id, caller)
+            or parley_internal.is_compliance_reader(get_messages.conversation_id, caller)) then
       perform parley_internal.refuse('PT404', 'conversation_not_found', 'No such conversation.',
         'Check the conversation id; you must be a member.');
     end if;
     floor_id := 0;
+    me := null;
     -- Staff reading a conversation they are not a member of (support, persona, notices): audited (seed 002).
     perform parley_internal.audit_staff_read(get_messages.conversation_id);
   end if;
@@ -930,10 +965,10 @@ begin
       select g.message_id, pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
                'emoji', g.emoji, 'count', g.reactions, 'reacted_by_me', g.mine) order by g.first_at, g.emoji) as summary
       from (select e.message_id, e.emoji, pg_catalog.count(*) as reactions,
-                   pg_catalog.bool_or(e.user_id = caller) as mine, pg_catalog.min(e.created_at) as first_at
+                   pg_catalog.bool_or(e.user_id is not distinct from me) as mine, pg_catalog.min(e.created_at) as first_at
             from public.message_reactions e
             where e.message_id = any (array(select q.id from pg_catalog.unnest(page) as q))
-              and e.user_id <> all (hidden_senders)
+              and (e.user_id is null or e.user_id <> all (hidden_senders))
             group by e.message_id, e.emoji) g
       group by g.message_id
     ) x on x.message_id = p.id

@@ -208,13 +208,15 @@ begin
   perform parley_internal.require_page_size(get_support_backlog.page_size, 500);
   perform parley_internal.require_monitoring_reader(get_support_backlog.organization_id);
   return query
-  select c.id, c.subject_user_id, c.support_status, c.support_assignee_id, reply.id, waiting.id, waiting.created_at,
+  select c.id, c.subject_user_id, c.support_status,
+         (select a.assignee_id from parley_internal.support_assignments a where a.conversation_id = c.id),
+         reply.id, waiting.id, waiting.created_at,
          pg_catalog.floor(extract(epoch from pg_catalog.now() - waiting.created_at))::bigint
   from public.conversations c
   left join lateral (
     select r.id from public.messages r
     where r.conversation_id = c.id
-      and (r.sender_kind = 'persona' or (r.sender_kind = 'user' and r.sender_id <> c.subject_user_id))
+      and (r.sender_kind in ('persona', 'support') or (r.sender_kind = 'user' and r.sender_id <> c.subject_user_id))
     order by r.id desc limit 1
   ) as reply on true
   left join lateral (

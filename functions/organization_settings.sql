@@ -48,4 +48,4 @@ end
 $$;
 comment on function parley_internal.organization_settings_of(uuid) is
   'The organization''s settings row (created with the defaults if missing).';
-select parley_internal.restrict_function('parley_internal.organization_settings_of(uuid)', '{authenticated,service_role}');
+select parley_internal.restrict_function('parley_internal.organization_settings_of(uuid)', '{service_role}');

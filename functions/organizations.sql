@@ -31,7 +31,7 @@ $$;
 comment on function parley_internal.require_user() is
   'The current user''s id; refuses with 42501 unauthenticated when there is none, PT401 account_deleted when the token''s user no longer exists.';
 revoke all on function parley_internal.require_user() from public, anon, authenticated, service_role;
-grant execute on function parley_internal.require_user() to anon, authenticated, service_role;
+grant execute on function parley_internal.require_user() to service_role;
 
 create or replace function parley_internal.is_organization_member(organization_id uuid, user_id uuid)
 returns boolean
@@ -49,7 +49,7 @@ $$;
 comment on function parley_internal.is_organization_member(uuid, uuid) is
   'Whether the user belongs to the organization (any role, guests included).';
 revoke all on function parley_internal.is_organization_member(uuid, uuid) from public, anon, authenticated, service_role;
-grant execute on function parley_internal.is_organization_member(uuid, uuid) to authenticated, service_role;
+grant execute on function parley_internal.is_organization_member(uuid, uuid) to service_role;
 
 create or replace function parley_internal.organization_role(organization_id uuid, user_id uuid)
 returns text
@@ -65,7 +65,7 @@ $$;
 comment on function parley_internal.organization_role(uuid, uuid) is
   'The user''s role in the organization (owner, admin, member, guest), or null if not a member.';
 revoke all on function parley_internal.organization_role(uuid, uuid) from public, anon, authenticated, service_role;
-grant execute on function parley_internal.organization_role(uuid, uuid) to authenticated, service_role;
+grant execute on function parley_internal.organization_role(uuid, uuid) to service_role;
 
 create or replace function parley_internal.is_organization_admin(organization_id uuid, user_id uuid)
 returns boolean
@@ -80,7 +80,7 @@ $$;
 comment on function parley_internal.is_organization_admin(uuid, uuid) is
   'Whether the user is an owner or admin of the organization.';
 revoke all on function parley_internal.is_organization_admin(uuid, uuid) from public, anon, authenticated, service_role;
-grant execute on function parley_internal.is_organization_admin(uuid, uuid) to authenticated, service_role;
+grant execute on function parley_internal.is_organization_admin(uuid, uuid) to service_role;
 
 create or replace function parley_internal.shares_organization(user_a uuid, user_b uuid)
 returns boolean
@@ -100,7 +100,37 @@ $$;
 comment on function parley_internal.shares_organization(uuid, uuid) is
   'Whether the two users are members (any role) of at least one common organization.';
 revoke all on function parley_internal.shares_organization(uuid, uuid) from public, anon, authenticated, service_role;
-grant execute on function parley_internal.shares_organization(uuid, uuid) to authenticated, service_role;
+grant execute on function parley_internal.shares_organization(uuid, uuid) to service_role;
+
+-- Policy helpers: the current user only (auth.uid()), no user argument, so an
+-- API role calling them can learn nothing about anyone else (issue 20 finding
+-- 4). The helpers above take a user id and are for definer code only.
+
+create or replace function parley_internal.my_organization_member(organization_id uuid)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select parley_internal.is_organization_member(my_organization_member.organization_id, (select auth.uid()))
+$$;
+comment on function parley_internal.my_organization_member(uuid) is
+  'Policy helper: whether the current user belongs to the organization.';
+select parley_internal.restrict_function('parley_internal.my_organization_member(uuid)', '{authenticated}');
+
+create or replace function parley_internal.my_organization_admin(organization_id uuid)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select parley_internal.is_organization_admin(my_organization_admin.organization_id, (select auth.uid()))
+$$;
+comment on function parley_internal.my_organization_admin(uuid) is
+  'Policy helper: whether the current user is an owner or admin of the organization.';
+select parley_internal.restrict_function('parley_internal.my_organization_admin(uuid)', '{authenticated}');
 
 -- Lock an organization for a membership change; refuse if it does not exist.
 create or replace function parley_internal.lock_organization(organization_id uuid)

@@ -60,7 +60,7 @@ comment on function parley_internal.refuse(text, text, text, text) is
   'Raise a refusal: SQLSTATE error_code (HTTP status via PostgREST), stable reason in DETAIL, human message and hint. Emits a non-transactional parley.refusal WAL message first, for monitoring.';
 
 revoke all on function parley_internal.refuse(text, text, text, text) from public, anon, authenticated, service_role;
-grant execute on function parley_internal.refuse(text, text, text, text) to anon, authenticated, service_role;
+grant execute on function parley_internal.refuse(text, text, text, text) to service_role;
 
 create or replace function parley_internal.set_refusal_organization(organization_id uuid)
 returns void
@@ -74,7 +74,7 @@ comment on function parley_internal.set_refusal_organization(uuid) is
   'Attribute the refusals of the rest of this transaction to the organization (monitoring counts them under it).';
 
 revoke all on function parley_internal.set_refusal_organization(uuid) from public, anon, authenticated, service_role;
-grant execute on function parley_internal.set_refusal_organization(uuid) to authenticated, service_role;
+grant execute on function parley_internal.set_refusal_organization(uuid) to service_role;
 
 -- Input hygiene shared by the RPCs: names and titles are trimmed of all
 -- whitespace (btrim alone only trims spaces, so a name of tabs would pass),
@@ -91,7 +91,7 @@ $$;
 comment on function parley_internal.trim_whitespace(text) is
   'The text without leading and trailing whitespace of any kind: spaces, tabs, newlines, NEL, no-break and ideographic spaces, zero-width characters.';
 revoke all on function parley_internal.trim_whitespace(text) from public, anon, authenticated, service_role;
-grant execute on function parley_internal.trim_whitespace(text) to authenticated, service_role;
+grant execute on function parley_internal.trim_whitespace(text) to service_role;
 
 -- Id lists from JSON: PostgREST turns [[id]] into a two-dimensional array,
 -- which unnest flattens silently and array_position refuses with a bare

@@ -25,7 +25,7 @@ $$;
 comment on function parley_internal.has_permission(uuid, text, uuid) is
   'Whether the user holds the named permission in the organization (role defaults plus organization overrides; owners hold all).';
 revoke all on function parley_internal.has_permission(uuid, text, uuid) from public, anon, authenticated, service_role;
-grant execute on function parley_internal.has_permission(uuid, text, uuid) to authenticated, service_role;
+grant execute on function parley_internal.has_permission(uuid, text, uuid) to service_role;
 
 create or replace function parley_internal.require_permission(organization_id uuid, permission text)
 returns void
@@ -47,7 +47,7 @@ $$;
 comment on function parley_internal.require_permission(uuid, text) is
   'Refuse with 42501 no_permission unless the current user holds the permission in the organization.';
 revoke all on function parley_internal.require_permission(uuid, text) from public, anon, authenticated, service_role;
-grant execute on function parley_internal.require_permission(uuid, text) to authenticated, service_role;
+grant execute on function parley_internal.require_permission(uuid, text) to service_role;
 
 create or replace function parley_internal.require_known_permission(permission text)
 returns void

@@ -35,7 +35,7 @@ $$;
 comment on function parley_internal.assert_can_act_as_persona(uuid, uuid) is
   'Refuse unless the user may act as the persona (member with chat.support_agent, persona active, plan has chat); returns the persona''s organization id.';
 revoke all on function parley_internal.assert_can_act_as_persona(uuid, uuid) from public, anon, authenticated, service_role;
-grant execute on function parley_internal.assert_can_act_as_persona(uuid, uuid) to authenticated, service_role;
+grant execute on function parley_internal.assert_can_act_as_persona(uuid, uuid) to service_role;
 
 create or replace function parley_internal.record_persona_act(persona_id uuid, user_id uuid, action text, subject_id uuid)
 returns bigint

@@ -18,7 +18,7 @@ $$;
 comment on function parley_internal.organization_has_feature(uuid, text) is
   'Whether the organization''s plan includes the feature (false for an unknown organization).';
 revoke all on function parley_internal.organization_has_feature(uuid, text) from public, anon, authenticated, service_role;
-grant execute on function parley_internal.organization_has_feature(uuid, text) to authenticated, service_role;
+grant execute on function parley_internal.organization_has_feature(uuid, text) to service_role;
 
 create or replace function parley_internal.require_feature(organization_id uuid, feature text)
 returns void
@@ -38,7 +38,7 @@ $$;
 comment on function parley_internal.require_feature(uuid, text) is
   'Refuse with PT402 feature_disabled unless the organization''s plan includes the feature.';
 revoke all on function parley_internal.require_feature(uuid, text) from public, anon, authenticated, service_role;
-grant execute on function parley_internal.require_feature(uuid, text) to authenticated, service_role;
+grant execute on function parley_internal.require_feature(uuid, text) to service_role;
 
 create or replace function parley_internal.organization_features(organization_id uuid)
 returns setof text

@@ -27,7 +27,20 @@ as $$
 $$;
 comment on function parley_internal.presence_visible(uuid, uuid) is
   'Whether viewer may see target''s presence: self, or sharing an organization or an accepted connection, with no block either way and target showing their online status.';
-select parley_internal.restrict_function('parley_internal.presence_visible(uuid, uuid)', '{authenticated,service_role}');
+select parley_internal.restrict_function('parley_internal.presence_visible(uuid, uuid)', '{service_role}');
+
+create or replace function parley_internal.my_presence_visible(target uuid)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select parley_internal.presence_visible((select auth.uid()), my_presence_visible.target)
+$$;
+comment on function parley_internal.my_presence_visible(uuid) is
+  'Policy helper: whether the current user may see target''s presence.';
+select parley_internal.restrict_function('parley_internal.my_presence_visible(uuid)', '{authenticated}');
 
 create or replace function parley_internal.heartbeat(status text default 'online')
 returns public.presence

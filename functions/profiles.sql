@@ -179,7 +179,20 @@ $$;
 comment on function parley_internal.can_see_profile(uuid, uuid) is
   'Whether viewer may read target''s profile row: self, shared organization, or a connection/request between them.';
 revoke all on function parley_internal.can_see_profile(uuid, uuid) from public, anon, authenticated, service_role;
-grant execute on function parley_internal.can_see_profile(uuid, uuid) to authenticated, service_role;
+grant execute on function parley_internal.can_see_profile(uuid, uuid) to service_role;
+
+create or replace function parley_internal.my_profile_visible(target uuid)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select parley_internal.can_see_profile((select auth.uid()), my_profile_visible.target)
+$$;
+comment on function parley_internal.my_profile_visible(uuid) is
+  'Policy helper: whether the current user may read target''s profile row.';
+select parley_internal.restrict_function('parley_internal.my_profile_visible(uuid)', '{authenticated}');
 
 create or replace function parley_internal.get_user_display_info(user_id uuid)
 returns public.user_display_info

@@ -25,7 +25,8 @@
 -- parley_internal.message_senders (the staff user behind a persona message
 -- or a notice), never who deleted or pinned a message, no body of an edited
 -- message that some member may not read (since_joined history), no staff
--- user id for reactions in support and persona conversations.
+-- user id anywhere a customer reads (issue 12: staff reactions carry
+-- user_id null, support_updated carries no assignee).
 
 -- Topics -----------------------------------------------------------------------
 
@@ -45,7 +46,7 @@ as $$
 $$;
 comment on function parley_internal.realtime_topic_id(text, text) is
   'The id in a realtime topic "<kind>:<uuid>" (kind conversation or user); null for any other text, never an error.';
-select parley_internal.restrict_function('parley_internal.realtime_topic_id(text, text)', '{authenticated,service_role}');
+select parley_internal.restrict_function('parley_internal.realtime_topic_id(text, text)', '{service_role}');
 
 create or replace function parley_internal.realtime_can_receive(topic text, user_id uuid)
 returns boolean
@@ -57,16 +58,18 @@ as $$
   select coalesce(
     case
       when realtime_can_receive.user_id is null then false
+      -- Members; staff of the conversation only just after an audited read (message bodies are content).
       when realtime_can_receive.topic like 'conversation:%' then
-        parley_internal.can_read_conversation(
+        parley_internal.audited_visible_from(
           parley_internal.realtime_topic_id(realtime_can_receive.topic, 'conversation'), realtime_can_receive.user_id)
+        is not null
       when realtime_can_receive.topic like 'user:%' then
         parley_internal.realtime_topic_id(realtime_can_receive.topic, 'user') = realtime_can_receive.user_id
     end, false)
 $$;
 comment on function parley_internal.realtime_can_receive(text, uuid) is
-  'Realtime Authorization (receive): conversation:{id} for those who may read the conversation, user:{id} for that user; false for any other or malformed topic.';
-select parley_internal.restrict_function('parley_internal.realtime_can_receive(text, uuid)', '{authenticated,service_role}');
+  'Realtime Authorization (receive): conversation:{id} for its members and, within 15 minutes of an audited read (get_messages), its staff; user:{id} for that user; false for any other or malformed topic.';
+select parley_internal.restrict_function('parley_internal.realtime_can_receive(text, uuid)', '{service_role}');
 
 create or replace function parley_internal.realtime_can_send(topic text, extension text, user_id uuid)
 returns boolean
@@ -90,7 +93,33 @@ as $$
 $$;
 comment on function parley_internal.realtime_can_send(text, text, uuid) is
   'Realtime Authorization (send): on conversation:{id}, broadcasts (typing) by those who may post and presence by roster members; nobody sends on user topics or malformed topics.';
-select parley_internal.restrict_function('parley_internal.realtime_can_send(text, text, uuid)', '{authenticated,service_role}');
+select parley_internal.restrict_function('parley_internal.realtime_can_send(text, text, uuid)', '{service_role}');
+
+create or replace function parley_internal.my_realtime_can_receive(topic text)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select parley_internal.realtime_can_receive(my_realtime_can_receive.topic, (select auth.uid()))
+$$;
+comment on function parley_internal.my_realtime_can_receive(text) is
+  'Policy helper (realtime.messages select): whether the current user may receive on the topic.';
+select parley_internal.restrict_function('parley_internal.my_realtime_can_receive(text)', '{authenticated}');
+
+create or replace function parley_internal.my_realtime_can_send(topic text, extension text)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select parley_internal.realtime_can_send(my_realtime_can_send.topic, my_realtime_can_send.extension, (select auth.uid()))
+$$;
+comment on function parley_internal.my_realtime_can_send(text, text) is
+  'Policy helper (realtime.messages insert): whether the current user may send on the topic (broadcast or presence).';
+select parley_internal.restrict_function('parley_internal.my_realtime_can_send(text, text)', '{authenticated}');
 
 -- Payloads ---------------------------------------------------------------------
 
@@ -289,15 +318,12 @@ begin
     -- conversation: nothing to tell.
     return null;
   end if;
+  -- Staff acting for the organization react with user_id null (the persona or Support; issue 12).
   reactor := reaction.user_id;
-  -- In support and persona conversations staff act for the organization: do not name them.
-  if (conversation.kind = 'support' or conversation.persona_id is not null)
-     and reactor is distinct from conversation.subject_user_id then
-    reactor := null;
-  end if;
   perform realtime.send(pg_catalog.jsonb_build_object(
                           'message_id', reaction.message_id, 'conversation_id', conversation.id,
                           'emoji', reaction.emoji, 'user_id', reactor, 'staff', reactor is null,
+                          'persona_id', reaction.persona_id,
                           'action', case when tg_op = 'DELETE' then 'removed' else 'added' end),
                         'reaction_changed', 'conversation:' || conversation.id, true);
   return null;
@@ -434,24 +460,18 @@ begin
     perform realtime.send(pg_catalog.jsonb_build_object('conversation', parley_internal.realtime_conversation_json(new)),
                           'conversation_updated', topic, true);
   end if;
-  if (old.support_status, old.support_assignee_id) is distinct from (new.support_status, new.support_assignee_id) then
+  if old.support_status is distinct from new.support_status then
+    -- The customer reads this topic: the status, never who changed it or who is assigned (issue 12).
     perform realtime.send(pg_catalog.jsonb_build_object(
                             'conversation_id', new.id, 'support_status', new.support_status,
-                            'support_assignee_id', new.support_assignee_id,
-                            'previous_status', old.support_status,
-                            'previous_assignee_id', old.support_assignee_id),
+                            'previous_status', old.support_status),
                           'support_updated', topic, true);
-    if new.support_assignee_id is not null and new.support_assignee_id is distinct from old.support_assignee_id then
-      -- The agent's own inbox: a conversation was handed to them.
-      perform realtime.send(pg_catalog.jsonb_build_object('conversation', parley_internal.realtime_conversation_json(new)),
-                            'support_assigned', 'user:' || new.support_assignee_id, true);
-    end if;
   end if;
   return null;
 end
 $$;
 comment on function parley_internal.realtime_conversation_changed() is
-  'Trigger: conversation_updated, support_updated and conversation_deleted on conversation:{id}; support_assigned on the new assignee''s user:{id}.';
+  'Trigger: conversation_updated, support_updated (status) and conversation_deleted on conversation:{id}. Assignment events come from parley_internal.support_assignments (functions/staff_privacy.sql).';
 select parley_internal.restrict_function('parley_internal.realtime_conversation_changed()', '{}');
 
 -- Triggers (AFTER, row level; WHEN clauses keep unrelated updates free) ------------

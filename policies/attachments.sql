@@ -9,6 +9,6 @@ create policy attachments_select on public.attachments for select to authenticat
   using (
     (message_id is null and uploader_id = (select auth.uid()))
     or (message_id is not null
-        and (conversation_id in (select parley_internal.member_fully_visible_conversation_ids((select auth.uid())))
-             or message_id > parley_internal.message_visible_from(conversation_id, (select auth.uid()))))
+        and (conversation_id in (select parley_internal.my_fully_visible_conversation_ids())
+             or message_id > parley_internal.my_content_visible_from(conversation_id)))
   );

@@ -4,4 +4,4 @@
 
 drop policy if exists audit_log_select on public.audit_log;
 create policy audit_log_select on public.audit_log for select to authenticated
-  using (organization_id in (select parley_internal.audit_readable_organization_ids((select auth.uid()))));
+  using (organization_id in (select parley_internal.my_audit_organization_ids()));

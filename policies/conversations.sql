@@ -6,13 +6,13 @@
 
 drop policy if exists conversations_select on public.conversations;
 create policy conversations_select on public.conversations for select to authenticated
-  using (id in (select parley_internal.member_conversation_ids((select auth.uid())))
-         or parley_internal.is_conversation_staff(id, (select auth.uid())));
+  using (id in (select parley_internal.my_conversation_ids())
+         or parley_internal.my_staff_conversation(id));
 
 drop policy if exists conversation_members_select on public.conversation_members;
 create policy conversation_members_select on public.conversation_members for select to authenticated
-  using (conversation_id in (select parley_internal.member_conversation_ids((select auth.uid())))
-         or parley_internal.is_conversation_staff(conversation_id, (select auth.uid())));
+  using (conversation_id in (select parley_internal.my_conversation_ids())
+         or parley_internal.my_staff_conversation(conversation_id));
 
 drop policy if exists inbox_entries_select on public.inbox_entries;
 create policy inbox_entries_select on public.inbox_entries for select to authenticated

@@ -3,9 +3,9 @@
 
 drop policy if exists organization_settings_select on public.organization_settings;
 create policy organization_settings_select on public.organization_settings for select to authenticated
-  using (parley_internal.is_organization_member(organization_id, (select auth.uid())));
+  using (parley_internal.my_organization_member(organization_id));
 
 drop policy if exists organization_settings_update on public.organization_settings;
 create policy organization_settings_update on public.organization_settings for update to authenticated
-  using (parley_internal.is_organization_admin(organization_id, (select auth.uid())))
-  with check (parley_internal.is_organization_admin(organization_id, (select auth.uid())));
+  using (parley_internal.my_organization_admin(organization_id))
+  with check (parley_internal.my_organization_admin(organization_id));

@@ -10,4 +10,4 @@ create policy role_permissions_select on public.role_permissions for select to a
 
 drop policy if exists organization_role_permissions_select on public.organization_role_permissions;
 create policy organization_role_permissions_select on public.organization_role_permissions for select to authenticated
-  using (parley_internal.is_organization_member(organization_id, (select auth.uid())));
+  using (parley_internal.my_organization_member(organization_id));

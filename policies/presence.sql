@@ -5,4 +5,4 @@
 
 drop policy if exists presence_select on public.presence;
 create policy presence_select on public.presence for select to authenticated
-  using (user_id = (select auth.uid()) or parley_internal.presence_visible((select auth.uid()), user_id));
+  using (user_id = (select auth.uid()) or parley_internal.my_presence_visible(user_id));

@@ -4,7 +4,7 @@
 
 drop policy if exists profiles_select on public.profiles;
 create policy profiles_select on public.profiles for select to authenticated
-  using (parley_internal.can_see_profile((select auth.uid()), id));
+  using (parley_internal.my_profile_visible(id));
 
 drop policy if exists profiles_update on public.profiles;
 create policy profiles_update on public.profiles for update to authenticated

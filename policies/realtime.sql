@@ -35,11 +35,11 @@ begin
   create policy parley_topics_receive on realtime.messages for select to authenticated
     using (topic = (select realtime.topic())
            and extension in ('broadcast', 'presence')
-           and (select parley_internal.realtime_can_receive((select realtime.topic()), (select auth.uid()))));
+           and (select parley_internal.my_realtime_can_receive((select realtime.topic()))));
 
   drop policy if exists parley_topics_send on realtime.messages;
   create policy parley_topics_send on realtime.messages for insert to authenticated
     with check (topic = (select realtime.topic())
-                and parley_internal.realtime_can_send((select realtime.topic()), extension, (select auth.uid())));
+                and parley_internal.my_realtime_can_send((select realtime.topic()), extension));
 end
 $realtime_policies$;

@@ -57,17 +57,16 @@ on conflict (id) do update
 
 drop policy if exists chat_files_select on storage.objects;
 create policy chat_files_select on storage.objects for select to authenticated
-  using (bucket_id = 'chat-files' and parley_internal.can_read_chat_file(name, (select auth.uid())));
+  using (bucket_id = 'chat-files' and parley_internal.my_chat_file_readable(name));
 
 drop policy if exists chat_files_insert on storage.objects;
 create policy chat_files_insert on storage.objects for insert to authenticated
   with check (bucket_id = 'chat-files'
               and owner_id = (select auth.uid())::text
-              and parley_internal.can_upload_chat_file(name, (select auth.uid())));
+              and parley_internal.my_chat_file_uploadable(name));
 
 drop policy if exists chat_files_delete on storage.objects;
 create policy chat_files_delete on storage.objects for delete to authenticated
   using (bucket_id = 'chat-files'
          and (owner_id = (select auth.uid())::text
-              or parley_internal.is_conversation_moderator(parley_internal.chat_file_conversation_id(name),
-                                                          (select auth.uid()))));
+              or parley_internal.my_chat_file_moderated(name)));

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import psycopg
@@ -36,3 +37,19 @@ def organization_with(api: Api, database: TestDatabase, owner: TestUser, **membe
         invitation = api.rpc("create_invitation", {"organization_id": organization, "role": role}, token=owner.token)
         api.rpc("accept_invitation", {"token": invitation["token"]}, token=user.token)
     return organization
+
+
+def as_definer(
+    database: TestDatabase, user: TestUser, statement: str, params: Any = None, *, read_only: bool = False
+) -> list[tuple]:
+    """Call parley_internal helpers as the SECURITY DEFINER code that uses them does: as the owner, inside a
+    request of ``user`` (claims set). API roles may not execute them (issue 20 finding 4)."""
+    with psycopg.connect(database.url) as connection, connection.transaction():
+        if read_only:
+            connection.execute("set transaction read only")
+        connection.execute(
+            "select set_config('request.jwt.claims', %s, true)",
+            (json.dumps({"sub": str(user.id), "role": "authenticated"}),),
+        )
+        cursor = connection.execute(statement, params)
+        return cursor.fetchall() if cursor.description else []

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from identity_support import as_owner, organization_with, refusal
+from identity_support import as_definer, as_owner, organization_with, refusal
 from parley.db import Api
 from parley_dev.testing import TestDatabase, TestUser
 
@@ -222,20 +222,13 @@ def test_support_status_and_assignment_are_for_agents_only(api: Api, people, org
     assert (member_queue.status, member_queue.details) == (403, "no_permission")
 
 
-def test_notices_conversation_is_read_only_for_its_user(api: Api, people, organization):
+def test_notices_conversation_is_read_only_for_its_user(api: Api, database, people, organization):
     bob = people["bob"]
     notices = api.rpc("get_or_create_notices_conversation", {"organization_id": organization}, token=bob.token)
     assert notices["kind"] == "notices" and notices["subject_user_id"] == str(bob.id)
-    [row] = api.query(
-        "select parley_internal.can_post_in_conversation(%s, %s) as may_post", (notices["id"], bob.id), token=bob.token
-    )
-    assert row["may_post"] is False
-    [row] = api.query(
-        "select parley_internal.can_post_in_conversation(%s, %s) as may_post",
-        (notices["id"], people["owner"].id),
-        token=bob.token,
-    )
-    assert row["may_post"] is True
+    may_post = "select parley_internal.can_post_in_conversation(%s, %s)"
+    assert as_definer(database, bob, may_post, (notices["id"], bob.id)) == [(False,)]
+    assert as_definer(database, bob, may_post, (notices["id"], people["owner"].id)) == [(True,)]
 
 
 def test_persona_conversation_is_the_users_own_and_staff_handle_it(api: Api, people, organization):
@@ -252,7 +245,7 @@ def test_persona_conversation_is_the_users_own_and_staff_handle_it(api: Api, peo
     assert len(api.query("select id from conversations where id = %s", (first["id"],), token=owner.token)) == 1
 
 
-def test_group_lifecycle_roles_and_settings(api: Api, people, organization):
+def test_group_lifecycle_roles_and_settings(api: Api, database, people, organization):
     owner, alice, bob, carol = people["owner"], people["alice"], people["bob"], people["carol"]
     group = api.rpc(
         "create_group_conversation",
@@ -308,10 +301,8 @@ def test_group_lifecycle_roles_and_settings(api: Api, people, organization):
         token=alice.token,
     )
     assert (updated["posting_policy"], updated["slow_mode_seconds"], updated["description"]) == ("admins", 30, None)
-    [row] = api.query(
-        "select parley_internal.can_post_in_conversation(%s, %s) as may_post", (group["id"], bob.id), token=bob.token
-    )
-    assert row["may_post"] is False
+    may_post = "select parley_internal.can_post_in_conversation(%s, %s)"
+    assert as_definer(database, bob, may_post, (group["id"], bob.id)) == [(False,)]
 
     owner_leaves = refusal(lambda: api.rpc("leave_conversation", {"conversation_id": group["id"]}, token=owner.token))
     assert (owner_leaves.status, owner_leaves.details) == (409, "owner_must_transfer")

@@ -430,12 +430,17 @@ def test_support_agents_answer_as_a_persona_and_the_real_user_stays_private(api:
     assert api.query("select * from persona_acts", token=org.member.token) == []
 
 
-def test_staff_answer_support_as_themselves(api: Api, database):
-    """Without as_persona_id a support agent posts as a user (sender_kind user, their own id)."""
+def test_staff_answer_support_as_support(api: Api, database):
+    """Issue 12 (seed 001): without as_persona_id a support agent posts as "Support" (sender_kind support, no
+    sender id); the real sender stays in message_senders, and any support agent may edit the reply."""
     org = make_org(api, database, "sa")
     chat = support(database, org.id, org.member)
     sent = send(api, org.admin, chat, "Hi, I am Ann from support")
-    assert (sent["sender_kind"], sent["sender_id"]) == ("user", str(org.admin.id))
+    assert (sent["sender_kind"], sent["sender_id"], sent["persona_id"]) == ("support", None, None)
+    assert as_owner(database, "select sender_id::text from parley_internal.message_senders where message_id = %s",
+                    (sent["id"],)) == [(str(org.admin.id),)]  # fmt: skip
+    edited = api.rpc("edit_message", {"message_id": sent["id"], "body": "Hi from support"}, token=org.owner.token)
+    assert edited["body"] == "Hi from support"
 
 
 def test_persona_direct_conversations_need_the_persona(api: Api, database):
@@ -745,6 +750,9 @@ def test_no_reaction_outlives_a_concurrent_delete(api: Api, database):
     reactions, and every toggle either landed before the delete or was refused 409 message_deleted."""
     org = make_org(api, database, "rd")
     users = [database.create_user(f"rd_u{n}") for n in range(8)]
+    for user in users:  # set-up: members of the organization (chat.view), as group members always are
+        as_owner(database, "insert into organization_members (organization_id, user_id, role) "
+                           "values (%s, %s, 'member')", (org.id, user.id))  # fmt: skip
     chat = group(database, org.id, org.owner, org.member, *users)
     for attempt in range(3):
         message = send(api, org.member, chat, f"round {attempt}")

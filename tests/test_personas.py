@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 
-from identity_support import as_owner, organization_with, refusal
+from identity_support import as_definer, as_owner, organization_with, refusal
 from parley.db import Api
 
 
@@ -54,12 +54,10 @@ def test_internal_helper_returns_the_organization_and_refuses_when_off(api: Api,
     owner, member = database.create_user("ph_owner"), database.create_user("ph_member")
     organization = organization_with(api, database, owner, member=member)
     persona = api.rpc("create_persona", {"organization_id": organization, "display_name": "Bot"}, token=owner.token)
-    [row] = api.query(
-        "select parley_internal.assert_can_act_as_persona(%s, %s) as organization",
-        (persona["id"], owner.id),
-        token=owner.token,
+    [(acting_organization,)] = as_definer(
+        database, owner, "select parley_internal.assert_can_act_as_persona(%s, %s)", (persona["id"], owner.id)
     )
-    assert str(row["organization"]) == organization
+    assert str(acting_organization) == organization
     as_owner(database, "update organizations set plan_id = 'free' where id = %s", (organization,))
     disabled = refusal(lambda: api.rpc("act_as_persona", {"persona_id": persona["id"]}, token=owner.token))
     assert (disabled.status, disabled.code, disabled.details) == (402, "PT402", "feature_disabled")

@@ -172,6 +172,7 @@ def test_a_member_receives_every_conversation_event_in_commit_order_with_client_
                 "emoji": "👍",
                 "user_id": str(carol.id),
                 "staff": False,
+                "persona_id": None,
                 "action": None,
             }
         )

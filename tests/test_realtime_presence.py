@@ -256,6 +256,9 @@ def test_only_members_track_presence_staff_reading_a_support_conversation_do_not
     support = api.rpc("get_or_create_support_conversation", {"organization_id": organization}, token=alice.token)
     topic = f"conversation:{support['id']}"
 
+    # Staff open the conversation with get_messages first: an audited read (issue 20 finding 6).
+    api.rpc("get_messages", {"conversation_id": support["id"]}, token=owner.token)
+
     async def scenario():
         customer = await present(presence_service.url, alice, topic)
         agent = await subscribe(presence_service.url, owner.token, topic, presence=True)

@@ -160,7 +160,8 @@ def test_refuse_helper_carries_status_code_reason_message_and_hint(api: Api, dat
     with psycopg.connect(database.url, autocommit=True) as connection:
         connection.execute(
             """
-            create function public.scratch_slow_down() returns void language plpgsql set search_path = ''
+            create function public.scratch_slow_down() returns void language plpgsql security definer
+            set search_path = ''
             as $$ begin perform parley_internal.refuse('PT429', 'rate_limited', 'Too many messages.',
                                                        'Retry after 3 seconds.'); end $$;
             """

@@ -96,7 +96,7 @@ def test_rls_matrix(matrix_connection, table, operation, actor):
 BROKEN_POLICY = """
 drop policy audit_log_select on public.audit_log;
 create policy audit_log_select on public.audit_log for select to authenticated
-  using (parley_internal.is_organization_member(organization_id, (select auth.uid())));
+  using (parley_internal.my_organization_member(organization_id));
 """
 
 

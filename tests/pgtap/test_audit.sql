@@ -152,10 +152,12 @@ select results_eq(
 
 update public.messages set body = 'I need help, please', edited_at = now()
 where conversation_id = '0c000000-0000-4000-8000-000000000001';
-update public.messages set pinned_at = now() where conversation_id = '0c000000-0000-4000-8000-000000000001';
 select is((e.action, e.actor_id, e.old_values ->> 'body', e.new_values ->> 'body'),
           ('message.edit'::text, null::uuid, 'I need help'::text, 'I need help, please'::text),
           'an edit records the old and new body (made here by the database owner: no user, so no actor)')
+from tests.last_audit(tests.acme_chain()) as e;
+update public.messages set pinned_at = now() where conversation_id = '0c000000-0000-4000-8000-000000000001';
+select is(e.action, 'message.pin', 'a pin is recorded (issue 12: the customer sees no pinner when staff pin)')
 from tests.last_audit(tests.acme_chain()) as e;
 update public.messages set body = null, deleted_at = now(), deleted_by = tests.user_id('i_admin')
 where conversation_id = '0c000000-0000-4000-8000-000000000001';
@@ -312,6 +314,8 @@ from (values ('anon', 'error 42501'), ('i_admin', 'error 42501'),
 -- 4. Staff reads outside membership ("admin override").
 create temporary table staff_reads as select 0 as step, false as written limit 0;
 grant insert on staff_reads to authenticated;
+-- audit_staff_read is internal (get_messages and get_pinned_messages call it); called directly here.
+grant execute on function parley_internal.audit_staff_read(uuid) to authenticated;
 select tests.authenticate_as('i_admin');
 insert into staff_reads select 1, parley_internal.audit_staff_read('0c000000-0000-4000-8000-000000000001');
 insert into staff_reads select 2, parley_internal.audit_staff_read('0c000000-0000-4000-8000-000000000001');

@@ -46,6 +46,10 @@ grant select on topics to anon, authenticated, service_role;
 insert into realtime.messages (topic, extension, private, event, payload)
 select t.topic, e.extension, true, 'rls_probe', '{}'
 from topics t cross join (values ('broadcast'), ('presence')) as e(extension);
+-- The Acme admin opened the support conversation with get_messages a minute ago (an audited staff read);
+-- the owner did not (issue 20 finding 6: staff receive message bodies only after an audited read).
+insert into parley_internal.audit_staff_reads (conversation_id, user_id, recorded_at)
+values ('0c000000-0000-4000-8000-000000000002', tests.user_id('i_admin'), now() - interval '1 minute');
 
 select is(tests.realtime_probe(actor, t.topic, command, extension), expected, description)
 from (values
@@ -62,8 +66,8 @@ from (values
   ('i_stranger', 'S', 'select', 'broadcast', 'rows 0', 'receive support: a stranger is denied'),
   ('i_member', 'S', 'select', 'broadcast', 'rows 1', 'receive support: its user is allowed'),
   ('i_other_admin', 'S', 'select', 'broadcast', 'rows 0', 'receive support: an admin of another organization is denied'),
-  ('i_admin', 'S', 'select', 'broadcast', 'rows 1', 'receive support: an Acme admin (support agent) is allowed'),
-  ('i_owner', 'S', 'select', 'broadcast', 'rows 1', 'receive support: the Acme owner (support agent) is allowed'),
+  ('i_admin', 'S', 'select', 'broadcast', 'rows 1', 'receive support: an Acme admin (support agent) is allowed just after an audited read'),
+  ('i_owner', 'S', 'select', 'broadcast', 'rows 0', 'receive support: the Acme owner (support agent) without an audited read is denied (issue 20 finding 6)'),
   ('service_role', 'S', 'select', 'broadcast', 'rows 1', 'receive support: service_role bypasses RLS'),
   -- receive: a user topic
   ('anon', 'U', 'select', 'broadcast', 'rows 0', 'receive user topic: anon is denied'),
@@ -182,7 +186,7 @@ select is(
    from pg_catalog.pg_trigger t where t.tgname like 'realtime_%' and not t.tgisinternal),
   array['realtime_conversation_changed', 'realtime_conversation_deleted', 'realtime_inbox_entry_updated',
         'realtime_member_changed', 'realtime_member_role_changed', 'realtime_message_inserted',
-        'realtime_message_updated', 'realtime_reaction_changed'],
+        'realtime_message_updated', 'realtime_reaction_changed', 'realtime_support_assignment_changed'],
   'the realtime triggers are in place');
 select is(
   (select pg_catalog.count(*)::integer from pg_catalog.pg_trigger t

@@ -162,7 +162,10 @@ def upload(
     bucket: Bucket = CHAT_FILES,
     in_transaction: InTransaction[T] | None = None,
 ) -> UploadResult[T]:
-    """Store one chat file for the token's user at ``{conversation_id}/{user_id}/{uuid}-{name}``.
+    """Store one chat file for the token's user at ``{conversation_id}/{folder}/{uuid}-{name}``.
+
+    The folder is the user's id, or ``support`` for staff answering the conversation as the organization
+    (``chat_upload_folder``), so the customer never reads a staff user's id in a file's name.
 
     For the chat-files bucket the file is registered as an attachment
     (``create_attachment``, status ``uploaded``) in the same transaction; its
@@ -180,7 +183,18 @@ def upload(
     data = read_capped(source, bucket.file_size_limit, declared_size=declared_size)
     content_type = decide(data, claimed_type, bucket)
     object_id = uuid.uuid4()
-    key = chat_file_key(conversation_id, user_id, clean_name, object_id=object_id)
+    folder: uuid.UUID | str = user_id
+    if bucket.id == CHAT_FILES.id:
+        # Staff answering as Support upload into the conversation's "support" folder (issue 12).
+        [row] = api.query(
+            "select public.chat_upload_folder(conversation_id => %s) as folder",
+            (conversation_id,),
+            token=token,
+            method="POST",
+            path="/rest/v1/rpc/chat_upload_folder",
+        )
+        folder = row["folder"]
+    key = chat_file_key(conversation_id, folder, clean_name, object_id=object_id)
     etag = hashlib.md5(data).hexdigest()
     stored = StoredObject(object_id, bucket.id, key, user_id, clean_name, content_type, len(data), etag)
 

@@ -95,6 +95,7 @@ def check_file_name(name: str | None) -> str:
     return safe_file_name(name)
 
 
-def chat_file_key(conversation_id: uuid.UUID, user_id: uuid.UUID, file_name: str, *, object_id: uuid.UUID) -> str:
-    """``{conversation_id}/{user_id}/{object_id}-{safe_file_name}``."""
+def chat_file_key(conversation_id: uuid.UUID, user_id: uuid.UUID | str, file_name: str, *, object_id: uuid.UUID) -> str:
+    """``{conversation_id}/{user_id}/{object_id}-{safe_file_name}`` (the folder is ``support`` for staff answering
+    as the organization: ``chat_upload_folder``)."""
     return f"{conversation_id}/{user_id}/{object_id}-{safe_file_name(file_name)}"

@@ -127,9 +127,14 @@ class Verdict:
     thumbnail: bytes | None = None
 
 
-def thumbnail_key(conversation_id: uuid.UUID, uploader_id: uuid.UUID, attachment_id: uuid.UUID) -> str:
-    """Where an attachment's thumbnail lives: beside the upload, under ``thumbnails/``."""
+def thumbnail_key(conversation_id: uuid.UUID, uploader_id: uuid.UUID | str, attachment_id: uuid.UUID) -> str:
+    """Where an attachment's thumbnail lives: beside the upload (its folder), under ``thumbnails/``."""
     return f"{conversation_id}/{uploader_id}/thumbnails/{attachment_id}.jpg"
+
+
+def upload_folder(object_name: str) -> str:
+    """The upload's own folder: the uploader's id, or ``support`` for staff answering as the organization."""
+    return object_name.split("/")[1]
 
 
 def inspect(
@@ -225,7 +230,7 @@ class FileWorker:
                     return row["id"], "rejected"
                 thumbnail_name = None
                 if verdict.thumbnail is not None:
-                    thumbnail_name = thumbnail_key(row["conversation_id"], row["uploader_id"], row["id"])
+                    thumbnail_name = thumbnail_key(row["conversation_id"], upload_folder(row["object_name"]), row["id"])
                     self._store_thumbnail(connection, row, thumbnail_name, verdict.thumbnail)
                     thumbnail_written = thumbnail_name
                 connection.execute(
@@ -279,16 +284,20 @@ class FileWorker:
     def _store_thumbnail(
         self, connection: psycopg.Connection[dict[str, Any]], row: dict[str, Any], name: str, data: bytes
     ) -> None:
-        """Write the thumbnail's bytes and its storage.objects row (owned by the uploader)."""
+        """Write the thumbnail's bytes and its storage.objects row (owned by the uploader; by nobody when staff
+        uploaded as Support, whom the conversation's customer must never see: issue 12)."""
         self.backend.put(self.bucket.id, name, data, THUMBNAIL_CONTENT_TYPE)
         etag = hashlib.md5(data).hexdigest()
+        owner = (
+            None if row["uploader_id"] is None or upload_folder(row["object_name"]) == "support" else row["uploader_id"]
+        )
         connection.execute(
             """
             insert into storage.objects (bucket_id, name, owner, owner_id, metadata, version)
             values (%s, %s, %s, %s, %s, %s)
             on conflict (bucket_id, name) do update set metadata = excluded.metadata, updated_at = now()
             """,
-            (self.bucket.id, name, row["uploader_id"], str(row["uploader_id"]),
+            (self.bucket.id, name, owner, None if owner is None else str(owner),
              Jsonb(supabase_metadata(len(data), THUMBNAIL_CONTENT_TYPE, etag)), str(uuid.uuid4())),
         )  # fmt: skip
 
