@@ -7,8 +7,9 @@ import uuid
 import psycopg
 import pytest
 
-from parley import migrate, testing
+from parley import migrate
 from parley.db import Api, ApiError
+from parley_dev import testing
 
 
 @pytest.fixture(scope="module")
