@@ -134,9 +134,13 @@ def command_stop(arguments: argparse.Namespace) -> int:
 
 
 def command_manifest(arguments: argparse.Namespace) -> int:
-    """Make supabase/config.toml list the manifest's files, in its order."""
+    """Make supabase/config.toml and supabase/migrations/ follow the manifest (docs/migrations.md)."""
     changed = migrate.sync_config_schema_paths()
     print("supabase/config.toml " + ("updated" if changed else "already matches migrations.txt"))
+    written = migrate.sync_supabase_migrations()
+    for name in written:
+        print(f"  wrote {migrate.SUPABASE_MIGRATIONS}/{name}")
+    print(f"{migrate.SUPABASE_MIGRATIONS}/: " + (f"{len(written)} file(s) added" if written else "up to date"))
     return 0
 
 
@@ -176,7 +180,9 @@ def parser() -> argparse.ArgumentParser:
     migrate_command.add_argument("--database-url", help="target database (default: PARLEY_DATABASE_URL or embedded)")
     migrate_command.set_defaults(handler=command_migrate)
 
-    manifest = commands.add_parser("manifest", help="rewrite supabase/config.toml schema_paths from migrations.txt")
+    manifest = commands.add_parser(
+        "manifest", help="regenerate supabase/config.toml schema_paths and supabase/migrations/ from migrations.txt"
+    )
     manifest.set_defaults(handler=command_manifest)
 
     token = commands.add_parser("token", help="mint a JWT signed with the local secret")

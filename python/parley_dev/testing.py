@@ -261,10 +261,15 @@ class TestServer:
                 connection.execute(helpers.encode())
             self._template_ready = True
 
-    def create_database(self, label: str, *, empty: bool = False) -> TestDatabase:
-        """A fresh database cloned from the migrated template (or an empty one from template0)."""
-        template = "template0" if empty else TEMPLATE_DATABASE
-        if not empty:
+    def create_database(self, label: str, *, empty: bool = False, bare_platform: bool = False) -> TestDatabase:
+        """A fresh database cloned from the migrated template.
+
+        ``empty``: from template0 (nothing of Supabase, whatever the target).
+        ``bare_platform``: from template1, i.e. the platform before any migration
+        (Supabase's platform SQL on the platform targets, nothing on the shim).
+        """
+        template = "template0" if empty else "template1" if bare_platform else TEMPLATE_DATABASE
+        if not (empty or bare_platform):
             self.ensure_template()
         slug = re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")[:40]
         name = f"test_{slug}_{next(_counter)}"
