@@ -49,6 +49,10 @@ BENCH_ARGS ?=
 bench: deps
 	PYTHONPATH=bench:python $(PYTHON) -m parley_bench --scale $(SCALE) $(BENCH_ARGS)
 
+# Drop the embedded database, migrate and seed it; asks first (YES=1 skips the question).
+reset: deps
+	$(VENV)/bin/parley reset $(if $(YES),--yes)
+
 migrate: deps
 	$(VENV)/bin/parley migrate
 
