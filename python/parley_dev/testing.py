@@ -255,9 +255,14 @@ class TestServer:
             superuser_template_url = _with_database(self.superuser_url, TEMPLATE_DATABASE)
             if self.authenticator_password:
                 stack.prepare_authenticator(superuser_template_url, self.authenticator_password)
-            # pgTAP is not a trusted extension: on the hosted target only supabase_admin may install it.
-            helpers = (config.project_root() / TEST_HELPERS).read_text()
+            # pgTAP is not a trusted extension: on the hosted target only supabase_admin may install it. The
+            # rest of the helpers is created by the migration role, as everything else in the template.
             with psycopg.connect(superuser_template_url, autocommit=True) as connection:
+                if self.superuser_url != self.admin_url:
+                    connection.execute("create schema if not exists tap authorization postgres")
+                connection.execute("create extension if not exists pgtap schema tap")
+            helpers = (config.project_root() / TEST_HELPERS).read_text()
+            with psycopg.connect(template_url, autocommit=True) as connection:
                 connection.execute(helpers.encode())
             self._template_ready = True
 
