@@ -216,3 +216,28 @@ def test_shim_leaves_existing_platform_objects_alone(server: testing.TestServer)
             assert connection.execute("select to_regprocedure('auth.role()') is not null").fetchone() == (True,)
     finally:
         server.drop_database(target)
+
+
+def test_migration_without_the_owner_grant_stops_naming_the_missing_grant(server: testing.TestServer):
+    """Hosted roles without supautils: a migration role that does not own storage.objects (nor belongs to its
+    owner) is stopped with a message that names the owner and the GRANT to run (docs/supabase-compatibility.md).
+    """
+    if server.target != "platform":
+        pytest.skip("needs Supabase's platform SQL with postgres lacking the owner roles (the platform target)")
+    role = f"hosted_probe_{uuid.uuid4().hex[:8]}"
+    password = uuid.uuid4().hex
+    with psycopg.connect(server.superuser_url, autocommit=True) as connection:
+        connection.execute(f"create role {role} login nosuperuser createdb bypassrls password '{password}' in role postgres")
+        connection.execute(f"create database {role} owner {role} template template1")
+    url = psycopg.conninfo.make_conninfo(server.admin_url, user=role, password=password, dbname=role)
+    try:
+        with pytest.raises(migrate.MigrationError) as refused:
+            migrate.migrate(url)
+        message = str(refused.value)
+        assert "storage/chat_files.sql" in message and "must be owner of table objects" in message
+        assert f"storage.objects belongs to supabase_storage_admin, and {role} is neither" in message
+        assert f"GRANT supabase_storage_admin TO {role};" in message
+    finally:
+        with psycopg.connect(server.superuser_url, autocommit=True) as connection:
+            connection.execute(f"drop database if exists {role} with (force)")
+            connection.execute(f"drop role if exists {role}")

@@ -21,6 +21,7 @@ first file runs, so a refused change writes nothing.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -196,6 +197,42 @@ def _describe_failure(file: MigrationFile, error: psycopg.Error) -> str:
     return "\n".join(parts)
 
 
+_OWNER_REQUIRED = re.compile(r"must be owner of (?:table|relation) (\S+)")
+
+
+def _missing_grant_hint(connection: psycopg.Connection, error: psycopg.Error) -> str | None:
+    """For "must be owner of table X" (hosted roles): which role owns X, and the grant that is missing.
+
+    On hosted Supabase, ``postgres`` is not a superuser and does not own the
+    platform's tables; supautils (``policy_grants``) lets it manage the
+    policies of realtime.messages and storage.objects all the same. Where
+    supautils is absent, the migration role must be a member of the owning
+    role instead (docs/supabase-compatibility.md, "Hosted roles").
+    """
+    match = _OWNER_REQUIRED.search(error.diag.message_primary or "")
+    if error.diag.sqlstate != "42501" or match is None:
+        return None
+    name = match.group(1).strip('"')
+    rows = connection.execute(
+        """
+        select c.oid::regclass::text, pg_get_userbyid(c.relowner), current_user
+        from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where c.relname = %s and not pg_has_role(current_user, c.relowner, 'USAGE')
+        order by n.nspname in ('realtime', 'storage', 'auth') desc, 1
+        """,
+        (name,),
+    ).fetchall()
+    if not rows:
+        return None
+    table, owner, role = rows[0]
+    return (
+        f"MISSING GRANT: {table} belongs to {owner}, and {role} is neither its owner nor a member of {owner}, "
+        f"so it cannot create or change policies on it. On hosted Supabase, supautils (policy_grants) allows "
+        f"{role} to manage the policies of realtime.messages and storage.objects; without supautils, run as a "
+        f'superuser: GRANT {owner} TO {role}; (see docs/supabase-compatibility.md, "Hosted roles").'
+    )
+
+
 def _record(connection: psycopg.Connection, file: MigrationFile) -> None:
     connection.execute(
         sql.SQL(
@@ -225,7 +262,9 @@ def migrate(database_url: str, root: Path | None = None, *, log: bool = False) -
                         connection.execute(step.file.text.encode())
                         _record(connection, step.file)
                 except psycopg.Error as error:
-                    raise MigrationError(_describe_failure(step.file, error)) from error
+                    description = _describe_failure(step.file, error)
+                    hint = _missing_grant_hint(connection, error)
+                    raise MigrationError(description + (f"\n{hint}" if hint else "")) from error
                 if log:
                     print(f"  {step.action:8} {step.file.path}")
             return steps
