@@ -258,8 +258,8 @@ class TestServer:
             # pgTAP is not a trusted extension: on the hosted target only supabase_admin may install it. The
             # rest of the helpers is created by the migration role, as everything else in the template.
             with psycopg.connect(superuser_template_url, autocommit=True) as connection:
-                if self.superuser_url != self.admin_url:
-                    connection.execute("create schema if not exists tap authorization postgres")
+                owner = "postgres" if self.superuser_url != self.admin_url else "current_user"
+                connection.execute(f"create schema if not exists tap authorization {owner}")
                 connection.execute("create extension if not exists pgtap schema tap")
             helpers = (config.project_root() / TEST_HELPERS).read_text()
             with psycopg.connect(template_url, autocommit=True) as connection:
