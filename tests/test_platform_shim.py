@@ -7,7 +7,7 @@ import uuid
 import psycopg
 import pytest
 
-from parley import migrate
+from parley import config, migrate
 from parley.db import Api, ApiError
 from parley_dev import testing
 
@@ -227,7 +227,9 @@ def test_migration_without_the_owner_grant_stops_naming_the_missing_grant(server
     role = f"hosted_probe_{uuid.uuid4().hex[:8]}"
     password = uuid.uuid4().hex
     with psycopg.connect(server.superuser_url, autocommit=True) as connection:
-        connection.execute(f"create role {role} login nosuperuser createdb bypassrls password '{password}' in role postgres")
+        connection.execute(
+            f"create role {role} login nosuperuser createdb bypassrls password '{password}' in role postgres"
+        )
         connection.execute(f"create database {role} owner {role} template template1")
     url = psycopg.conninfo.make_conninfo(server.admin_url, user=role, password=password, dbname=role)
     try:
@@ -241,3 +243,58 @@ def test_migration_without_the_owner_grant_stops_naming_the_missing_grant(server
         with psycopg.connect(server.superuser_url, autocommit=True) as connection:
             connection.execute(f"drop database if exists {role} with (force)")
             connection.execute(f"drop role if exists {role}")
+
+
+def test_a_database_migrated_with_the_first_shim_is_upgraded_in_place(server: testing.TestServer, tmp_path):
+    """The _v2 files turn the first shim's plain realtime.messages into the partitioned table (recent rows and
+    policies kept), make the auth helpers inlinable and add the delete protection."""
+    v2_files = {"sql/platform_auth_v2.sql", "sql/platform_storage_v2.sql", "sql/platform_realtime_v2.sql"}
+    root = config.project_root()
+    for folder in ("sql", "policies", "functions", "storage"):
+        (tmp_path / folder).symlink_to(root / folder)
+    manifest = [line for line in (root / "migrations.txt").read_text().splitlines() if line.strip() not in v2_files]
+    (tmp_path / "migrations.txt").write_text("\n".join(manifest) + "\n")
+    target = server.create_database("first_shim", empty=True)
+    try:
+        migrate.migrate(target.url, tmp_path)
+        with psycopg.connect(target.url, autocommit=True) as connection:
+            assert connection.execute(
+                "select relkind::text from pg_class where oid = 'realtime.messages'::regclass"
+            ).fetchone() == ("r",)
+            connection.execute(
+                "insert into realtime.messages (topic, extension, event, payload, inserted_at) values "
+                "('room:recent', 'broadcast', 'x', '{}', now() - interval '1 day'), "
+                "('room:ancient', 'broadcast', 'x', '{}', now() - interval '30 days')"
+            )
+            policies_before = connection.execute(
+                "select policyname, cmd, roles::text, qual, with_check from pg_policies "
+                "where schemaname = 'realtime' and tablename = 'messages' order by 1"
+            ).fetchall()
+        assert policies_before, "policies/realtime.sql puts policies on realtime.messages"
+
+        steps = migrate.migrate(target.url)
+        assert {step.file.path for step in steps} == v2_files
+
+        with psycopg.connect(target.url, autocommit=True) as connection:
+            assert connection.execute(
+                "select relkind::text from pg_class where oid = 'realtime.messages'::regclass"
+            ).fetchone() == ("p",)
+            assert connection.execute("select topic from realtime.messages order by 1").fetchall() == [("room:recent",)]
+            assert (
+                connection.execute(
+                    "select policyname, cmd, roles::text, qual, with_check from pg_policies "
+                    "where schemaname = 'realtime' and tablename = 'messages' order by 1"
+                ).fetchall()
+                == policies_before
+            )
+            assert connection.execute("select to_regclass('realtime.messages_unpartitioned')").fetchone() == (None,)
+            assert connection.execute(
+                "select proconfig from pg_proc where oid = 'auth.uid()'::regprocedure"
+            ).fetchone() == (None,)
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                connection.execute("delete from storage.objects")
+            connection.execute("""select realtime.send('{"a": 1}', 'e', 'room:new')""")
+            [payload] = connection.execute("select payload from realtime.messages where topic = 'room:new'").fetchone()
+            assert set(payload) == {"a", "id"}
+    finally:
+        server.drop_database(target)
