@@ -248,7 +248,12 @@ def test_migration_without_the_owner_grant_stops_naming_the_missing_grant(server
 def test_a_database_migrated_with_the_first_shim_is_upgraded_in_place(server: testing.TestServer, tmp_path):
     """The _v2 files turn the first shim's plain realtime.messages into the partitioned table (recent rows and
     policies kept), make the auth helpers inlinable and add the delete protection."""
-    v2_files = {"sql/platform_auth_v2.sql", "sql/platform_storage_v2.sql", "sql/platform_realtime_v2.sql"}
+    v2_files = {
+        "sql/platform_roles_v2.sql",
+        "sql/platform_auth_v2.sql",
+        "sql/platform_storage_v2.sql",
+        "sql/platform_realtime_v2.sql",
+    }
     root = config.project_root()
     for folder in ("sql", "policies", "functions", "storage"):
         (tmp_path / folder).symlink_to(root / folder)

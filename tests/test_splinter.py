@@ -114,6 +114,7 @@ def test_splinter_catches_a_table_exposed_without_rls(migrated: testing.TestData
     """The harness is not vacuous: a public table without RLS is an ERROR, and rolling back removes it."""
     with psycopg.connect(migrated.url) as connection:
         connection.execute("create table public.splinter_probe (id bigint primary key)")
+        connection.execute("grant select on public.splinter_probe to anon")
         found = run_splinter(connection)
         connection.rollback()
     assert ("rls_disabled_in_public", "ERROR") in {(f.name, f.level) for f in found if "splinter_probe" in f.detail}
