@@ -41,7 +41,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    target = testing.test_target()
+    target = testing.selected_target()
     where = "" if target == "shim" else f" ({testing.platform_dir()})"
     return f"parley test target: {target}{where}"
 

@@ -54,7 +54,7 @@ def _with_database(url: str, database: str) -> str:
     return make_conninfo(url, dbname=database)
 
 
-def test_target() -> str:
+def selected_target() -> str:
     """The target this run tests: PARLEY_TEST_TARGET (set by ``pytest --target``), default ``shim``."""
     target = os.environ.get("PARLEY_TEST_TARGET", "shim") or "shim"
     if target not in TARGETS:
@@ -206,7 +206,7 @@ class TestServer:
 
     def __init__(self) -> None:
         external = config.external_database_url()
-        self.target = test_target()
+        self.target = selected_target()
         self._lock = threading.Lock()
         self._template_ready = False
         self.cluster: EmbeddedCluster | None
