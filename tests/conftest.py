@@ -38,6 +38,9 @@ def pytest_configure(config: pytest.Config) -> None:
     target = config.getoption("--target")
     if target:
         os.environ["PARLEY_TEST_TARGET"] = target
+    reason = testing.platform_missing_reason()
+    if testing.selected_target() != "shim" and reason and not os.environ.get("PARLEY_DATABASE_URL"):
+        raise pytest.UsageError(f"test target {testing.selected_target()!r} cannot run: {reason}")
 
 
 def pytest_report_header(config: pytest.Config) -> str:
