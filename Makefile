@@ -10,13 +10,32 @@ PG_PACKAGES := postgresql-15 postgresql-15-pgtap postgresql-15-wal2json
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTHON_STAMP := $(VENV)/.installed
 
-.PHONY: run test deps system-packages lint migrate stop clean bench
+.PHONY: run test reset deps system-packages lint migrate stop clean bench
 
 run: deps
 	$(VENV)/bin/parley run
 
+# The suite runs on three targets (docs/testing.md): the shim (vanilla
+# PostgreSQL + Parley's sql/platform_*.sql), then Supabase's own platform SQL
+# (../shared/supabase-platform) as-is and with hosted roles. The platform
+# targets are skipped, with the reason printed, when the snapshot is absent.
+# TARGET=shim|platform|hosted runs one target only; PYTEST_ARGS passes more.
+PLATFORM_DIR ?= $(abspath ../shared/supabase-platform)
+TARGET ?=
+PYTEST_ARGS ?=
 test: deps lint
-	$(PYTHON) -m pytest
+ifneq ($(TARGET),)
+	PARLEY_PLATFORM_DIR=$(PLATFORM_DIR) $(PYTHON) -m pytest --target $(TARGET) $(PYTEST_ARGS)
+else
+	$(PYTHON) -m pytest --target shim $(PYTEST_ARGS)
+	@if [ -x "$(PLATFORM_DIR)/apply.sh" ]; then \
+	  PARLEY_PLATFORM_DIR=$(PLATFORM_DIR) $(PYTHON) -m pytest --target platform $(PYTEST_ARGS) && \
+	  PARLEY_PLATFORM_DIR=$(PLATFORM_DIR) $(PYTHON) -m pytest --target hosted $(PYTEST_ARGS); \
+	else \
+	  echo "make test: platform and hosted targets SKIPPED: $(PLATFORM_DIR)/apply.sh not found"; \
+	  echo "  (Supabase's platform SQL snapshot; set PLATFORM_DIR=... to run them, see docs/testing.md)"; \
+	fi
+endif
 
 lint: deps
 	$(PYTHON) -m ruff check python tests bench
@@ -29,6 +48,10 @@ SCALE ?= small
 BENCH_ARGS ?=
 bench: deps
 	PYTHONPATH=bench:python $(PYTHON) -m parley_bench --scale $(SCALE) $(BENCH_ARGS)
+
+# Drop the embedded database, migrate and seed it; asks first (YES=1 skips the question).
+reset: deps
+	$(VENV)/bin/parley reset $(if $(YES),--yes)
 
 migrate: deps
 	$(VENV)/bin/parley migrate

@@ -4,6 +4,8 @@
   PARLEY_DATABASE_URL), with a migrated template database.
 * ``database``: a database of the test module's own, cloned from the template.
 * ``api``: the PostgREST-equivalent request path against that database.
+* ``--target shim|platform|hosted`` (or PARLEY_TEST_TARGET) picks the
+  database the whole suite runs on (docs/testing.md).
 
 Every ``tests/pgtap/test_*.sql`` file runs in a database of its own; each of
 its TAP assertions is reported as one pytest test.
@@ -11,6 +13,7 @@ its TAP assertions is reported as one pytest test.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +22,31 @@ import pytest
 from parley.db import Api
 from parley.realtime import RealtimeConfig, ServiceThread
 from parley_dev import testing
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--target",
+        choices=testing.TARGETS,
+        default=None,
+        help="database the suite runs on: shim (vanilla PostgreSQL + Parley's shim, default), platform "
+        "(Supabase's platform SQL) or hosted (the same with postgres demoted); also PARLEY_TEST_TARGET",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    target = config.getoption("--target")
+    if target:
+        os.environ["PARLEY_TEST_TARGET"] = target
+    reason = testing.platform_missing_reason()
+    if testing.selected_target() != "shim" and reason and not os.environ.get("PARLEY_DATABASE_URL"):
+        raise pytest.UsageError(f"test target {testing.selected_target()!r} cannot run: {reason}")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    target = testing.selected_target()
+    where = "" if target == "shim" else f" ({testing.platform_dir()})"
+    return f"parley test target: {target}{where}"
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +56,32 @@ async def send_from_database(
                 await connection.execute(
                     "select realtime.send(%s::jsonb, %s, %s, %s)", (json.dumps(payload), event, topic, private)
                 )
+
+
+def without_row_id(frame: Any) -> dict[str, Any]:
+    """A received database broadcast with the id realtime.send puts in the payload moved out of it.
+
+    Supabase's realtime.send (and the shim's, sql/platform_realtime_v2.sql) adds the realtime.messages
+    row id (a UUID) to the payload as ``id`` (the frame's ``meta.message_id``, when the client keeps
+    meta). It is moved to ``row_id`` so tests compare Parley's own payload; anything else under ``id``
+    is left in place (and the test's comparison shows it).
+    """
+    item = dict(frame)
+    inner = item.get("payload")
+    meta = item.get("meta") or {}
+    if isinstance(inner, dict) and _is_row_id(inner.get("id"), meta.get("message_id")):
+        item["row_id"] = inner["id"]
+        item["payload"] = {key: value for key, value in inner.items() if key != "id"}
+    return item
+
+
+def _is_row_id(value: Any, message_id: Any) -> bool:
+    if message_id is not None:
+        return value == message_id
+    try:
+        return isinstance(value, str) and str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
 
 
 async def until(predicate: Callable[[], bool], timeout: float = WAIT, what: str = "condition") -> None:
@@ -112,7 +139,7 @@ async def subscribe(
         "broadcast": broadcast, "presence": {"key": presence_key, "enabled": presence}, "private": private,
     }})  # fmt: skip
     subscriber = Subscriber(client, channel)
-    channel.on_broadcast("*", lambda payload: subscriber.received.append(dict(payload)))
+    channel.on_broadcast("*", lambda payload: subscriber.received.append(without_row_id(payload)))
     channel.on_system(lambda payload: subscriber.system.append(payload))
     await asyncio.wait_for(channel.subscribe(lambda state, error: subscriber.states.append((state, error))), WAIT)
     if wait:

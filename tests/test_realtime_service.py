@@ -323,18 +323,49 @@ def test_heartbeat_is_answered_and_bad_apikeys_or_paths_are_refused(database, re
 
 
 def test_purge_realtime_messages_deletes_only_old_rows_and_only_for_service_role(database, realtime_service):
+    """realtime.messages is partitioned by day (as on Supabase): old rows go with their partitions."""
     with psycopg.connect(database.url, autocommit=True) as connection:
         connection.execute(
             "insert into realtime.messages (topic, extension, event, payload, inserted_at) values "
-            "('room:old', 'broadcast', 'x', '{}', now() - interval '4 days'), "
+            "('room:old', 'broadcast', 'x', '{}', now() - interval '2 days'), "
             "('room:new', 'broadcast', 'x', '{}', now())"
         )
         with connection.transaction():
             connection.execute("set local role service_role")
-            [removed] = connection.execute("select parley_internal.purge_realtime_messages()").fetchone()
+            [removed] = connection.execute("select parley_internal.purge_realtime_messages('1 day')").fetchone()
         assert removed == 1
+        [old_partition] = connection.execute(
+            "select to_regclass('realtime.messages_' || to_char((now() at time zone 'utc')::date - 2, 'YYYY_MM_DD'))"
+        ).fetchone()
+        assert old_partition is None, "a partition wholly past the retention window is dropped"
         assert connection.execute("select count(*) from realtime.messages where topic = 'room:new'").fetchone() == (1,)
         with pytest.raises(psycopg.errors.InsufficientPrivilege), connection.transaction():
             connection.execute("set local role authenticated")
             connection.execute("select parley_internal.purge_realtime_messages()")
     assert realtime_service.call(realtime_service.service.purge()) == 0
+
+
+def test_ensure_realtime_partitions_creates_the_coming_days_as_supabase_realtime_names_them(database):
+    """No default partition (as on Supabase): a row for a day without a partition is refused until one exists."""
+    with psycopg.connect(database.url, autocommit=True) as connection:
+        far = connection.execute("select (now() at time zone 'utc')::date + 20").fetchone()[0]
+        with pytest.raises(psycopg.errors.CheckViolation):
+            connection.execute(
+                "insert into realtime.messages (topic, extension, event, payload, inserted_at) "
+                "values ('room:far', 'broadcast', 'x', '{}', %s::timestamp + interval '1 hour')",
+                (far,),
+            )
+        with connection.transaction():
+            connection.execute("set local role service_role")
+            created = connection.execute("select parley_internal.ensure_realtime_partitions(25)").fetchone()[0]
+            again = connection.execute("select parley_internal.ensure_realtime_partitions(25)").fetchone()[0]
+        assert created >= 13 and again == 0
+        connection.execute(
+            "insert into realtime.messages (topic, extension, event, payload, inserted_at) "
+            "values ('room:far', 'broadcast', 'x', '{}', %s::timestamp + interval '1 hour')",
+            (far,),
+        )
+        [partition] = connection.execute(
+            "select tableoid::regclass::text from realtime.messages where topic = 'room:far'"
+        ).fetchone()
+        assert partition == f"realtime.messages_{far:%Y_%m_%d}"

@@ -133,10 +133,35 @@ def command_stop(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def command_reset(arguments: argparse.Namespace) -> int:
+    """Drop the embedded database, migrate and seed it (asks first unless --yes)."""
+    from parley import reset
+
+    if not arguments.yes:
+        prompt = f"This deletes ALL data of the embedded database in {config.state_dir()}. Type 'yes' to go on: "
+        try:
+            answer = input(prompt) if sys.stdin.isatty() else ""
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() != "yes":
+            print("parley reset: not confirmed; nothing was changed (pass --yes to skip the question)", file=sys.stderr)
+            return 1
+    try:
+        reset.reset_embedded()
+    except reset.ResetRefused as error:
+        print(f"parley reset: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def command_manifest(arguments: argparse.Namespace) -> int:
-    """Make supabase/config.toml list the manifest's files, in its order."""
+    """Make supabase/config.toml and supabase/migrations/ follow the manifest (docs/migrations.md)."""
     changed = migrate.sync_config_schema_paths()
     print("supabase/config.toml " + ("updated" if changed else "already matches migrations.txt"))
+    written = migrate.sync_supabase_migrations()
+    for name in written:
+        print(f"  wrote {migrate.SUPABASE_MIGRATIONS}/{name}")
+    print(f"{migrate.SUPABASE_MIGRATIONS}/: " + (f"{len(written)} file(s) added" if written else "up to date"))
     return 0
 
 
@@ -176,7 +201,13 @@ def parser() -> argparse.ArgumentParser:
     migrate_command.add_argument("--database-url", help="target database (default: PARLEY_DATABASE_URL or embedded)")
     migrate_command.set_defaults(handler=command_migrate)
 
-    manifest = commands.add_parser("manifest", help="rewrite supabase/config.toml schema_paths from migrations.txt")
+    reset_command = commands.add_parser("reset", help="drop the embedded database, migrate and seed (make reset)")
+    reset_command.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    reset_command.set_defaults(handler=command_reset)
+
+    manifest = commands.add_parser(
+        "manifest", help="regenerate supabase/config.toml schema_paths and supabase/migrations/ from migrations.txt"
+    )
     manifest.set_defaults(handler=command_manifest)
 
     token = commands.add_parser("token", help="mint a JWT signed with the local secret")

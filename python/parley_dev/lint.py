@@ -1,65 +1,40 @@
-"""Supabase's database linter (splinter) rules, as catalog queries Parley runs in its tests.
+"""Parley's own lint: the checks Supabase's linter (splinter) does not make.
 
-Each :class:`Rule` is one lint with Supabase's name and level and a SQL query
-over the system catalogs that returns one row per finding: ``object`` (what to
-fix, e.g. ``public.notes`` or ``public.notes policy notes_own``) and
-``detail`` (why). :func:`run_lint` runs them all against a database.
+Supabase's linter itself (``../shared/splinter/splinter.sql``) runs over the
+migrated schema in tests/test_splinter.py, on every test target; its rules
+(RLS state, exposure, search_path, views, indexes, keys, ...) are not repeated
+here. What splinter skips is the ``storage`` schema: its policy rules leave out
+Supabase's own schemas, yet Parley writes the ``storage.objects`` policies
+that the Storage API enforces (storage/chat_files.sql). So this module keeps
+splinter's four policy-shape rules, with splinter's names and levels, for the
+policies on ``storage`` tables:
 
-The queries are written for Parley from the rules' documented meaning; where
-Parley is stricter than splinter, the rule's description says so. The queries
-take no parameters: two placeholders are substituted before they run,
+* ``auth_rls_initplan``: auth.uid()/jwt()/role()/email() or current_setting()
+  called once per row instead of once per statement;
+* ``multiple_permissive_policies``: several permissive policies for the same
+  API role and command;
+* ``rls_references_user_metadata``: authorization on user-editable metadata;
+* ``rls_policy_always_true``: a write policy that lets everything through.
 
-* ``:exposed_schemas``: a subquery listing the schemas PostgREST exposes
-  (``public``), which the RLS and exposure rules look at;
-* ``:parley_schemas``: a subquery listing the schemas Parley owns, i.e. every
-  schema except PostgreSQL's own, the platform's (``auth``, ``storage``,
-  ``realtime``, ``extensions``, Supabase's service schemas) and the test-only
-  ``tap`` and ``tests``; the function and index rules look at these;
-* ``:policy_schemas``: the exposed schemas plus ``storage`` and ``realtime``,
-  whose ``objects``/``messages`` policies Parley writes and the Storage and
-  Realtime APIs enforce; the policy-shape rules look at these.
-
-Objects that belong to an extension (``pg_depend.deptype = 'e'``) are never
-reported: they are the extension's to fix. Exemptions live in a TOML file
+Each :class:`Rule` is a SQL query over the system catalogs returning one row
+per finding: ``object`` (e.g. ``storage.objects policy chat_files_select``)
+and ``detail``. :func:`run_lint` runs them. Exemptions live in a TOML file
 (see :func:`load_exemptions`); each names a rule, an object and a reason.
 """
 
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
-# Schemas that are not Parley's: PostgreSQL's, the Supabase platform's (created
-# by the shim on vanilla PostgreSQL, by Supabase itself in production) and the
-# test-only schemas loaded into the test template.
-PLATFORM_SCHEMAS: tuple[str, ...] = (
-    "information_schema", "pg_catalog", "pg_toast",
-    "auth", "storage", "realtime", "extensions",
-    "graphql", "graphql_public", "net", "pgbouncer", "pgsodium", "pgsodium_masks", "pgtle", "pgmq",
-    "supabase_functions", "supabase_migrations", "vault", "cron", "_realtime", "_analytics", "repack",
-    "tap", "tests",
-)  # fmt: skip
-
-# Platform schemas whose tables carry policies that Parley writes and an API enforces.
-POLICY_PLATFORM_SCHEMAS: tuple[str, ...] = ("storage", "realtime")
-
-# Column names that hold credentials or personal data. A column matches when its
-# name (lowercased, '-' read as '_') is one of these or ends in '_' + one of these.
-SENSITIVE_COLUMN_NAMES: tuple[str, ...] = (
-    "password", "passwd", "pwd", "passphrase", "password_hash",
-    "secret", "secret_key", "private_key", "api_key", "apikey", "auth_key",
-    "token", "jwt", "access_token", "refresh_token", "oauth_token", "session_token", "bearer_token",
-    "auth_code", "session_id", "session_key", "session_secret",
-    "recovery_code", "backup_code", "verification_code", "otp", "two_factor", "totp_secret",
-    "ssn", "social_security_number", "drivers_license", "passport_number", "national_id", "tax_id",
-    "credit_card", "card_number", "cvv", "cvc", "bank_account", "account_number", "routing_number", "iban",
-    "pgp_key", "ssh_key", "license_key", "activation_key",
-)  # fmt: skip
+# The schemas whose tables' policies this lint checks: those splinter's policy rules leave out although
+# Parley writes policies there (storage.objects, enforced by the Storage API).
+POLICY_SCHEMAS: tuple[str, ...] = ("storage",)
 
 LEVELS: tuple[str, ...] = ("ERROR", "WARN", "INFO")
 
@@ -106,20 +81,6 @@ class ExemptionError(ValueError):
 
 # -- SQL building blocks ------------------------------------------------------
 
-_NOT_EXTENSION_RELATION = """not exists (select 1 from pg_catalog.pg_depend dep
-                 where dep.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
-                   and dep.objid = c.oid and dep.deptype = 'e')"""
-
-_NOT_EXTENSION_FUNCTION = """not exists (select 1 from pg_catalog.pg_depend dep
-                 where dep.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
-                   and dep.objid = p.oid and dep.deptype = 'e')"""
-
-_SECURITY_INVOKER = """exists (select 1 from pg_catalog.unnest(coalesce(c.reloptions, '{}')) as option
-                 where pg_catalog.lower(option) in ('security_invoker=true', 'security_invoker=on',
-                                                    'security_invoker=1', 'security_invoker=yes'))"""
-
-# Every policy on a table in the policy schemas, with its deparsed expressions,
-# the API roles it applies to (PUBLIC counts as both) and the commands it covers.
 _POLICIES = """
 policies as (
   select pol.oid as policy_oid,
@@ -150,121 +111,7 @@ def _normalized(expression: str) -> str:
     return f"pg_catalog.lower(pg_catalog.regexp_replace(coalesce({expression}, ''), '\\s', '', 'g'))"
 
 
-# -- The rules ----------------------------------------------------------------
-
-RLS_DISABLED_IN_PUBLIC = Rule(
-    name="rls_disabled_in_public",
-    level="ERROR",
-    description=(
-        "A table in an exposed schema has row level security disabled, so every row is reachable through "
-        "the API by any role granted on it. Parley reports it whatever the grants are (Supabase grants new "
-        "public objects to anon and authenticated by default)."
-    ),
-    query=f"""
-select c.oid::pg_catalog.regclass::text as object,
-       'row level security is disabled; API roles with privileges on it: '
-       || coalesce((select pg_catalog.string_agg(role, ', ' order by role)
-                    from pg_catalog.unnest(array['anon', 'authenticated']) as role
-                    where pg_catalog.has_table_privilege(role, c.oid,
-                            'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')), 'none')
-         as detail
-from pg_catalog.pg_class as c
-join pg_catalog.pg_namespace as n on n.oid = c.relnamespace
-where c.relkind in ('r', 'p')
-  and n.nspname in :exposed_schemas
-  and not c.relrowsecurity
-  and {_NOT_EXTENSION_RELATION}
-""",
-)
-
-POLICY_EXISTS_RLS_DISABLED = Rule(
-    name="policy_exists_rls_disabled",
-    level="ERROR",
-    description=(
-        "A table in an exposed schema has policies but row level security is disabled, so the policies are not applied."
-    ),
-    query=f"""
-select c.oid::pg_catalog.regclass::text as object,
-       'row level security is disabled, so its policies are ignored: '
-       || (select pg_catalog.string_agg(pol.polname, ', ' order by pol.polname)
-           from pg_catalog.pg_policy as pol where pol.polrelid = c.oid) as detail
-from pg_catalog.pg_class as c
-join pg_catalog.pg_namespace as n on n.oid = c.relnamespace
-where c.relkind in ('r', 'p')
-  and n.nspname in :exposed_schemas
-  and not c.relrowsecurity
-  and exists (select 1 from pg_catalog.pg_policy as pol where pol.polrelid = c.oid)
-  and {_NOT_EXTENSION_RELATION}
-""",
-)
-
-RLS_ENABLED_NO_POLICY = Rule(
-    name="rls_enabled_no_policy",
-    level="INFO",
-    description=(
-        "A table in an exposed schema has row level security enabled but no policy, so API roles other "
-        "than service_role see no rows; either add the policies or say why in an exemption."
-    ),
-    query=f"""
-select c.oid::pg_catalog.regclass::text as object,
-       'row level security is enabled but the table has no policy' as detail
-from pg_catalog.pg_class as c
-join pg_catalog.pg_namespace as n on n.oid = c.relnamespace
-where c.relkind in ('r', 'p')
-  and n.nspname in :exposed_schemas
-  and c.relrowsecurity
-  and not exists (select 1 from pg_catalog.pg_policy as pol where pol.polrelid = c.oid)
-  and {_NOT_EXTENSION_RELATION}
-""",
-)
-
-FUNCTION_SEARCH_PATH_MUTABLE = Rule(
-    name="function_search_path_mutable",
-    level="WARN",
-    description=(
-        "A function in a Parley schema does not set search_path, so the objects it names are resolved "
-        "through the caller's search_path (a hijacking risk for SECURITY DEFINER functions). Set "
-        "`set search_path = ''` and qualify names."
-    ),
-    query=f"""
-select pg_catalog.format('%s', p.oid::pg_catalog.regprocedure) as object,
-       case when p.prosecdef then 'SECURITY DEFINER function' else 'function' end
-       || ' has no search_path setting' as detail
-from pg_catalog.pg_proc as p
-join pg_catalog.pg_namespace as n on n.oid = p.pronamespace
-join pg_catalog.pg_language as l on l.oid = p.prolang
-where n.nspname in :parley_schemas
-  and p.prokind in ('f', 'p')
-  and l.lanname not in ('c', 'internal')
-  and not exists (select 1 from pg_catalog.unnest(coalesce(p.proconfig, '{{}}')) as setting
-                  where setting ~ '^search_path=')
-  and {_NOT_EXTENSION_FUNCTION}
-""",
-)
-
-SECURITY_DEFINER_VIEW = Rule(
-    name="security_definer_view",
-    level="ERROR",
-    description=(
-        "A view in an exposed schema that API roles may read runs with its owner's rights (no "
-        "security_invoker), so it bypasses the row level security of the tables it reads."
-    ),
-    query=f"""
-select c.oid::pg_catalog.regclass::text as object,
-       'view without security_invoker, readable by '
-       || (select pg_catalog.string_agg(role, ', ' order by role)
-           from pg_catalog.unnest(array['anon', 'authenticated']) as role
-           where pg_catalog.has_table_privilege(role, c.oid, 'SELECT')) as detail
-from pg_catalog.pg_class as c
-join pg_catalog.pg_namespace as n on n.oid = c.relnamespace
-where c.relkind = 'v'
-  and n.nspname in :exposed_schemas
-  and not {_SECURITY_INVOKER}
-  and (pg_catalog.has_table_privilege('anon', c.oid, 'SELECT')
-       or pg_catalog.has_table_privilege('authenticated', c.oid, 'SELECT'))
-  and {_NOT_EXTENSION_RELATION}
-""",
-)
+# -- The rules (splinter's, for the storage schema) ---------------------------
 
 # Calls to the claim helpers that are not wrapped in a scalar subquery. The
 # deparsed expressions are reduced from the innermost parentheses outwards:
@@ -391,235 +238,12 @@ where j.using_always_true or j.check_always_true
 """,
 )
 
-AUTH_USERS_EXPOSED = Rule(
-    name="auth_users_exposed",
-    level="ERROR",
-    description=(
-        "A view or materialized view in an exposed schema reads auth.users (directly or through other "
-        "views) with its owner's rights and API roles may read it, so user emails and metadata leak."
-    ),
-    query=f"""
-with recursive reads(view_oid, relation_oid, depth) as (
-  select r.ev_class, d.refobjid, 1
-  from pg_catalog.pg_rewrite as r
-  join pg_catalog.pg_depend as d
-    on d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass and d.objid = r.oid
-   and d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass and d.refobjid <> r.ev_class
-  join pg_catalog.pg_class as c on c.oid = r.ev_class
-  join pg_catalog.pg_namespace as n on n.oid = c.relnamespace
-  where n.nspname in :exposed_schemas and c.relkind in ('v', 'm')
-  union
-  select reads.view_oid, d.refobjid, reads.depth + 1
-  from reads
-  join pg_catalog.pg_rewrite as r on r.ev_class = reads.relation_oid
-  join pg_catalog.pg_depend as d
-    on d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass and d.objid = r.oid
-   and d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass and d.refobjid <> r.ev_class
-  where reads.depth < 16
-)
-select c.oid::pg_catalog.regclass::text as object,
-       case c.relkind when 'm' then 'materialized view' else 'view' end
-       || ' reads auth.users with its owner''s rights and is readable by '
-       || (select pg_catalog.string_agg(role, ', ' order by role)
-           from pg_catalog.unnest(array['anon', 'authenticated']) as role
-           where pg_catalog.has_table_privilege(role, c.oid, 'SELECT')) as detail
-from pg_catalog.pg_class as c
-where c.oid in (select view_oid from reads
-                where relation_oid = pg_catalog.to_regclass('auth.users')::pg_catalog.oid)
-  and (c.relkind = 'm' or not {_SECURITY_INVOKER})
-  and (pg_catalog.has_table_privilege('anon', c.oid, 'SELECT')
-       or pg_catalog.has_table_privilege('authenticated', c.oid, 'SELECT'))
-  and {_NOT_EXTENSION_RELATION}
-""",
-)
-
-_SENSITIVE_NAMES_ARRAY = "array[" + ", ".join(f"'{name}'" for name in SENSITIVE_COLUMN_NAMES) + "]"
-
-SENSITIVE_COLUMNS_EXPOSED = Rule(
-    name="sensitive_columns_exposed",
-    level="ERROR",
-    description=(
-        "A table in an exposed schema has a column named like a credential or personal identifier "
-        "(password, secret, token, api_key, ssn, card_number, ...) that anon or authenticated may SELECT "
-        "while nothing limits the rows: row level security is disabled, or a permissive SELECT/ALL policy "
-        "for that role is always true. Parley checks column privileges, so granting only the safe columns "
-        "fixes it; it also catches the always-true read policy, which splinter does not."
-    ),
-    query=f"""
-with {_POLICIES.replace(":policy_schemas", ":exposed_schemas")},
-columns as (
-  select c.oid as table_oid, c.relrowsecurity as rls_enabled, a.attname
-  from pg_catalog.pg_class as c
-  join pg_catalog.pg_namespace as n on n.oid = c.relnamespace
-  join pg_catalog.pg_attribute as a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
-  where c.relkind in ('r', 'p')
-    and n.nspname in :exposed_schemas
-    and {_NOT_EXTENSION_RELATION}
-    and exists (select 1 from pg_catalog.unnest({_SENSITIVE_NAMES_ARRAY}) as pattern
-                where pg_catalog.replace(pg_catalog.lower(a.attname), '-', '_') = pattern
-                   or pg_catalog.replace(pg_catalog.lower(a.attname), '-', '_') like '%\\_' || pattern)
-),
-exposures as (
-  select col.table_oid, col.attname, role,
-         case when not col.rls_enabled then 'row level security is disabled'
-              else 'policy ' || (select pg_catalog.string_agg(pg_catalog.quote_ident(p.policy_name), ', ')
-                                 from policies as p
-                                 where p.table_oid = col.table_oid and p.permissive
-                                   and p.command in ('select', 'all') and role = any(p.api_roles)
-                                   and {_normalized("p.qual")} in {_ALWAYS_TRUE})
-                   || ' lets every row through' end as why
-  from columns as col
-  cross join pg_catalog.unnest(array['anon', 'authenticated']) as role
-  where pg_catalog.has_column_privilege(role, col.table_oid, col.attname, 'SELECT')
-)
-select pg_catalog.format('%s.%I', e.table_oid::pg_catalog.regclass, e.attname) as object,
-       'sensitive column readable by ' || pg_catalog.string_agg(e.role, ', ' order by e.role)
-       || ': ' || pg_catalog.min(e.why) as detail
-from exposures as e
-where e.why is not null
-group by e.table_oid, e.attname
-""",
-)
-
-
-def _security_definer_executable(role: str) -> Rule:
-    return Rule(
-        name=f"{role}_security_definer_function_executable",
-        level="WARN",
-        description=(
-            f"A SECURITY DEFINER function in an exposed schema is executable by {role}, so it is callable "
-            f"as /rest/v1/rpc/... with its owner's rights by {'anyone' if role == 'anon' else 'any signed-in user'}. "
-            "Revoke EXECUTE, move it to parley_internal, or make it SECURITY INVOKER."
-        ),
-        query=f"""
-select pg_catalog.format('%s', p.oid::pg_catalog.regprocedure) as object,
-       'SECURITY DEFINER function executable by {role} through the API' as detail
-from pg_catalog.pg_proc as p
-join pg_catalog.pg_namespace as n on n.oid = p.pronamespace
-where n.nspname in :exposed_schemas
-  and p.prosecdef
-  and pg_catalog.has_function_privilege('{role}', p.oid, 'EXECUTE')
-  and {_NOT_EXTENSION_FUNCTION}
-""",
-    )
-
-
-ANON_SECURITY_DEFINER_FUNCTION_EXECUTABLE = _security_definer_executable("anon")
-AUTHENTICATED_SECURITY_DEFINER_FUNCTION_EXECUTABLE = _security_definer_executable("authenticated")
-
-EXTENSION_IN_PUBLIC = Rule(
-    name="extension_in_public",
-    level="WARN",
-    description=(
-        "An extension is installed into an exposed schema, so its functions and tables become part of the "
-        "API. Install extensions with `schema extensions`."
-    ),
-    query="""
-select e.extname::text as object,
-       'extension installed in exposed schema ' || n.nspname as detail
-from pg_catalog.pg_extension as e
-join pg_catalog.pg_namespace as n on n.oid = e.extnamespace
-where n.nspname in :exposed_schemas
-""",
-)
-
-UNINDEXED_FOREIGN_KEYS = Rule(
-    name="unindexed_foreign_keys",
-    level="INFO",
-    description=(
-        "A foreign key in a Parley schema has no index whose leading columns are the key's columns, so "
-        "joins, policy lookups and cascades on it scan the table."
-    ),
-    query=f"""
-select pg_catalog.format('%s foreign key %I', c.oid::pg_catalog.regclass, con.conname) as object,
-       'no index starts with the columns ('
-       || (select pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' order by k.ordinality)
-           from pg_catalog.unnest(con.conkey) with ordinality as k(attnum, ordinality)
-           join pg_catalog.pg_attribute as a on a.attrelid = c.oid and a.attnum = k.attnum)
-       || ') of this foreign key' as detail
-from pg_catalog.pg_constraint as con
-join pg_catalog.pg_class as c on c.oid = con.conrelid
-join pg_catalog.pg_namespace as n on n.oid = c.relnamespace
-where con.contype = 'f'
-  and n.nspname in :parley_schemas
-  and {_NOT_EXTENSION_RELATION}
-  and not exists (
-    select 1 from pg_catalog.pg_index as i
-    where i.indrelid = con.conrelid
-      and i.indpred is null
-      and i.indnkeyatts >= pg_catalog.cardinality(con.conkey)
-      and array(select k from pg_catalog.unnest(i.indkey) with ordinality as u(k, ordinality)
-                where u.ordinality <= pg_catalog.cardinality(con.conkey) order by k)
-          = array(select k from pg_catalog.unnest(con.conkey) as u(k) order by k)
-  )
-""",
-)
-
-DUPLICATE_INDEX = Rule(
-    name="duplicate_index",
-    level="WARN",
-    description=(
-        "Two or more indexes on a table in a Parley schema are identical (same access method, columns, "
-        "operator classes, collations, options, expressions and predicate); drop all but one."
-    ),
-    query=f"""
-select pg_catalog.format('%s indexes %s', c.oid::pg_catalog.regclass,
-                         pg_catalog.string_agg(pg_catalog.quote_ident(ic.relname), ', ' order by ic.relname))
-         as object,
-       'identical indexes: ' || pg_catalog.string_agg(pg_catalog.pg_get_indexdef(i.indexrelid), '; '
-                                                      order by ic.relname) as detail
-from pg_catalog.pg_index as i
-join pg_catalog.pg_class as ic on ic.oid = i.indexrelid
-join pg_catalog.pg_class as c on c.oid = i.indrelid
-join pg_catalog.pg_namespace as n on n.oid = c.relnamespace
-where n.nspname in :parley_schemas
-  and {_NOT_EXTENSION_RELATION}
-group by c.oid, ic.relam, i.indkey::text, i.indclass::text, i.indcollation::text, i.indoption::text,
-         i.indnkeyatts, coalesce(pg_catalog.pg_get_expr(i.indexprs, i.indrelid), ''),
-         coalesce(pg_catalog.pg_get_expr(i.indpred, i.indrelid), '')
-having pg_catalog.count(*) > 1
-""",
-)
-
-NO_PRIMARY_KEY = Rule(
-    name="no_primary_key",
-    level="INFO",
-    description=(
-        "A table in a Parley schema has no primary key: rows cannot be addressed one by one (PostgREST "
-        "updates, logical replication, Realtime) and duplicates go unnoticed."
-    ),
-    query=f"""
-select c.oid::pg_catalog.regclass::text as object,
-       'table has no primary key' as detail
-from pg_catalog.pg_class as c
-join pg_catalog.pg_namespace as n on n.oid = c.relnamespace
-where c.relkind in ('r', 'p')
-  and not c.relispartition
-  and n.nspname in :parley_schemas
-  and not exists (select 1 from pg_catalog.pg_constraint as con
-                  where con.conrelid = c.oid and con.contype = 'p')
-  and {_NOT_EXTENSION_RELATION}
-""",
-)
 
 RULES: tuple[Rule, ...] = (
-    RLS_DISABLED_IN_PUBLIC,
-    POLICY_EXISTS_RLS_DISABLED,
-    RLS_ENABLED_NO_POLICY,
-    FUNCTION_SEARCH_PATH_MUTABLE,
-    SECURITY_DEFINER_VIEW,
     AUTH_RLS_INITPLAN,
     MULTIPLE_PERMISSIVE_POLICIES,
     RLS_REFERENCES_USER_METADATA,
     RLS_POLICY_ALWAYS_TRUE,
-    AUTH_USERS_EXPOSED,
-    SENSITIVE_COLUMNS_EXPOSED,
-    ANON_SECURITY_DEFINER_FUNCTION_EXECUTABLE,
-    AUTHENTICATED_SECURITY_DEFINER_FUNCTION_EXECUTABLE,
-    EXTENSION_IN_PUBLIC,
-    UNINDEXED_FOREIGN_KEYS,
-    DUPLICATE_INDEX,
-    NO_PRIMARY_KEY,
 )
 
 RULES_BY_NAME: dict[str, Rule] = {rule.name: rule for rule in RULES}
@@ -628,30 +252,13 @@ RULES_BY_NAME: dict[str, Rule] = {rule.name: rule for rule in RULES}
 # -- Running ------------------------------------------------------------------
 
 
-def _schema_list(connection: psycopg.Connection, names: Iterable[str]) -> str:
-    literal = sql.Literal(sorted(set(names))).as_string(connection)
-    return f"(select pg_catalog.unnest({literal}::text[]))"
+def render(rule: Rule, connection: psycopg.Connection) -> str:
+    """The rule's query with the :policy_schemas placeholder replaced by a literal list."""
+    literal = sql.Literal(sorted(POLICY_SCHEMAS)).as_string(connection)
+    return rule.query.replace(":policy_schemas", f"(select pg_catalog.unnest({literal}::text[]))")
 
 
-def render(rule: Rule, connection: psycopg.Connection, exposed_schemas: Sequence[str]) -> str:
-    """The rule's query with the schema placeholders replaced by literal lists."""
-    excluded = sql.Literal(sorted(set(PLATFORM_SCHEMAS) - set(exposed_schemas))).as_string(connection)
-    parley = (
-        "(select nspname::text from pg_catalog.pg_namespace"
-        f" where nspname <> all({excluded}::text[]) and nspname !~ '^pg_')"
-    )
-    return (
-        rule.query.replace(":exposed_schemas", _schema_list(connection, exposed_schemas))
-        .replace(":policy_schemas", _schema_list(connection, [*exposed_schemas, *POLICY_PLATFORM_SCHEMAS]))
-        .replace(":parley_schemas", parley)
-    )
-
-
-def run_lint(
-    connection: psycopg.Connection,
-    exposed_schemas: Sequence[str] = ("public",),
-    rules: Iterable[Rule] = RULES,
-) -> list[Finding]:
+def run_lint(connection: psycopg.Connection, rules: Iterable[Rule] = RULES) -> list[Finding]:
     """Run the rules against the connection's database and return every finding, sorted.
 
     Runs inside the connection's current transaction (a savepoint) when there
@@ -665,7 +272,7 @@ def run_lint(
         previous = row[0] if row else ""
         cursor.execute("select pg_catalog.set_config('search_path', '', true)")
         for rule in rules:
-            cursor.execute(render(rule, connection, exposed_schemas).encode())
+            cursor.execute(render(rule, connection).encode())
             findings.extend(Finding(rule.name, obj, rule.level, detail) for obj, detail in cursor.fetchall())
         # On an error the savepoint's rollback restores search_path instead.
         cursor.execute("select pg_catalog.set_config('search_path', %s, true)", (previous,))

@@ -4,6 +4,16 @@ One throwaway cluster per test run (fsync off), or PARLEY_DATABASE_URL's
 server when set. Migrations run once into a template database; every test
 module and every pgTAP file gets its own database cloned from it with
 ``CREATE DATABASE ... TEMPLATE``, which takes a fraction of a second.
+
+Three targets (PARLEY_TEST_TARGET or ``pytest --target``; docs/testing.md):
+
+* ``shim`` (default): a vanilla cluster; Parley's own sql/platform_*.sql
+  create the Supabase objects it uses.
+* ``platform``: the cluster's bootstrap superuser is ``supabase_admin`` and
+  Supabase's own platform SQL (../shared/supabase-platform, apply.sh) is
+  applied to template1 before anything else; ``postgres`` stays a superuser.
+* ``hosted``: the same, plus ``apply.sh --hosted``: ``postgres`` is demoted
+  as on hosted Supabase, and migrations and tests run as that role.
 """
 
 from __future__ import annotations
@@ -12,6 +22,7 @@ import atexit
 import itertools
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -24,15 +35,113 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from parley import config, migrate, stack, tokens
-from parley.cluster import EmbeddedCluster, find_server_binaries
+from parley.cluster import (
+    DURABLE_SETTINGS,
+    SERVER_OS_USER,
+    THROWAWAY_SETTINGS,
+    EmbeddedCluster,
+    find_server_binaries,
+)
 
 TEMPLATE_DATABASE = "parley_template"
+TARGETS = ("shim", "platform", "hosted")
+PLATFORM_SUPERUSER = "supabase_admin"
 TEST_HELPERS = "tests/pgtap/helpers.sql"
 _counter = itertools.count()
 
 
 def _with_database(url: str, database: str) -> str:
     return make_conninfo(url, dbname=database)
+
+
+def selected_target() -> str:
+    """The target this run tests: PARLEY_TEST_TARGET (set by ``pytest --target``), default ``shim``."""
+    target = os.environ.get("PARLEY_TEST_TARGET", "shim") or "shim"
+    if target not in TARGETS:
+        raise ValueError(f"PARLEY_TEST_TARGET={target!r}: expected one of {', '.join(TARGETS)}")
+    return target
+
+
+def platform_dir() -> Path:
+    """Supabase's platform SQL snapshot: PARLEY_PLATFORM_DIR, default ../shared/supabase-platform."""
+    override = os.environ.get("PARLEY_PLATFORM_DIR")
+    return Path(override) if override else config.project_root().parent / "shared" / "supabase-platform"
+
+
+def platform_missing_reason() -> str | None:
+    """Why the platform targets cannot run here, or None when they can."""
+    folder = platform_dir()
+    if not (folder / "apply.sh").is_file():
+        return f"{folder}/apply.sh not found (Supabase's platform SQL snapshot; set PARLEY_PLATFORM_DIR)"
+    return None
+
+
+class PlatformCluster(EmbeddedCluster):
+    """A throwaway cluster shaped like a Supabase project's database.
+
+    Its bootstrap superuser is ``supabase_admin`` (as on hosted Supabase), and
+    ``apply.sh`` puts Supabase's own roles and auth/storage/realtime schemas in
+    template1, so every database the tests create starts like a Supabase one.
+    ``postgres`` (created by the snapshot) gets the superuser password and is
+    the role migrations and tests connect as; with ``hosted=True`` it is not a
+    superuser.
+    """
+
+    def __init__(self, folder: Path, *, hosted: bool) -> None:
+        super().__init__(folder, throwaway=True)
+        self.hosted = hosted
+
+    def initialize(self) -> None:
+        """initdb with supabase_admin as the bootstrap superuser, then the embedded settings."""
+        if self.initialized:
+            return
+        self.socket_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=self.home, delete=False) as password_file:
+            password_file.write(self.secrets.superuser_password + "\n")
+        try:
+            if os.geteuid() == 0:
+                shutil.chown(self.socket_dir, user=SERVER_OS_USER, group=SERVER_OS_USER)
+                shutil.chown(password_file.name, user=SERVER_OS_USER, group=SERVER_OS_USER)
+            self._run(
+                [str(self.bin / "initdb"), "--pgdata", str(self.data_dir), "--username", PLATFORM_SUPERUSER,
+                 "--pwfile", password_file.name, "--auth-local", "peer", "--auth-host", "scram-sha-256",
+                 "--encoding", "UTF8", "--locale", "C.UTF-8"],
+                "initdb",
+            )  # fmt: skip
+        finally:
+            os.unlink(password_file.name)
+        settings = {**DURABLE_SETTINGS, **THROWAWAY_SETTINGS}
+        lines = ["", "# Parley test cluster (Supabase platform target)"]
+        lines += [f"{name} = '{value}'" for name, value in settings.items()]
+        lines += ["listen_addresses = '127.0.0.1'", f"unix_socket_directories = '{self.socket_dir}'"]
+        with (self.data_dir / "postgresql.conf").open("a") as settings_file:
+            settings_file.write("\n".join(lines) + "\n")
+
+    def superuser_url(self, database: str = "postgres") -> str:
+        """A URL for the bootstrap superuser, supabase_admin."""
+        return make_conninfo(self.url(database), user=PLATFORM_SUPERUSER)
+
+    def apply_platform(self) -> None:
+        """Run apply.sh on template1 (with --hosted for the hosted target); give postgres its password."""
+        assert self.port is not None
+        environment = {
+            **os.environ,
+            "PGHOST": "127.0.0.1",
+            "PGPORT": str(self.port),
+            "PGUSER": PLATFORM_SUPERUSER,
+            "PGPASSWORD": self.secrets.superuser_password,
+            "PATH": f"{self.bin}:{os.environ.get('PATH', '')}",
+        }
+        command = ["bash", str(platform_dir() / "apply.sh"), "template1", *(["--hosted"] if self.hosted else [])]
+        result = subprocess.run(command, capture_output=True, text=True, env=environment, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"apply.sh failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+        with psycopg.connect(self.superuser_url("template1"), autocommit=True) as connection:
+            connection.execute(
+                sql.SQL("alter role postgres with login password {}").format(
+                    sql.Literal(self.secrets.superuser_password)
+                )
+            )
 
 
 @dataclass
@@ -97,21 +206,35 @@ class TestServer:
 
     def __init__(self) -> None:
         external = config.external_database_url()
+        self.target = selected_target()
         self._lock = threading.Lock()
         self._template_ready = False
+        self.cluster: EmbeddedCluster | None
         if external:
             self.cluster = None
             self.admin_url = external
+            self.superuser_url = external
             self.authenticator_password: str | None = None
             self.jwt_secret = config.load_or_create_secrets(config.state_dir()).jwt_secret
-        else:
-            folder = Path(tempfile.mkdtemp(prefix="parley-test-"))
-            folder.chmod(0o755)
+            return
+        folder = Path(tempfile.mkdtemp(prefix=f"parley-test-{self.target}-"))
+        folder.chmod(0o755)
+        if self.target == "shim":
             self.cluster = EmbeddedCluster(folder, throwaway=True)
             self.cluster.start()
-            self.admin_url = self.cluster.url("postgres")
-            self.authenticator_password = self.cluster.secrets.authenticator_password
-            self.jwt_secret = self.cluster.secrets.jwt_secret
+            self.superuser_url = self.cluster.url("postgres")
+        else:
+            reason = platform_missing_reason()
+            if reason:
+                raise RuntimeError(f"test target {self.target!r} cannot run: {reason}")
+            platform = PlatformCluster(folder, hosted=self.target == "hosted")
+            self.cluster = platform
+            platform.start()
+            platform.apply_platform()
+            self.superuser_url = platform.superuser_url()
+        self.admin_url = self.cluster.url("postgres")
+        self.authenticator_password = self.cluster.secrets.authenticator_password
+        self.jwt_secret = self.cluster.secrets.jwt_secret
 
     def _admin(self) -> psycopg.Connection:
         return psycopg.connect(self.admin_url, autocommit=True)
@@ -129,17 +252,29 @@ class TestServer:
                 connection.execute(sql.SQL("create database {}").format(sql.Identifier(TEMPLATE_DATABASE)))
             template_url = _with_database(self.admin_url, TEMPLATE_DATABASE)
             migrate.migrate(template_url)
+            superuser_template_url = _with_database(self.superuser_url, TEMPLATE_DATABASE)
             if self.authenticator_password:
-                stack.prepare_authenticator(template_url, self.authenticator_password)
+                stack.prepare_authenticator(superuser_template_url, self.authenticator_password)
+            # pgTAP is not a trusted extension: on the hosted target only supabase_admin may install it. The
+            # rest of the helpers is created by the migration role, as everything else in the template.
+            with psycopg.connect(superuser_template_url, autocommit=True) as connection:
+                owner = "postgres" if self.superuser_url != self.admin_url else "current_user"
+                connection.execute(f"create schema if not exists tap authorization {owner}")
+                connection.execute("create extension if not exists pgtap schema tap")
             helpers = (config.project_root() / TEST_HELPERS).read_text()
             with psycopg.connect(template_url, autocommit=True) as connection:
                 connection.execute(helpers.encode())
             self._template_ready = True
 
-    def create_database(self, label: str, *, empty: bool = False) -> TestDatabase:
-        """A fresh database cloned from the migrated template (or an empty one from template0)."""
-        template = "template0" if empty else TEMPLATE_DATABASE
-        if not empty:
+    def create_database(self, label: str, *, empty: bool = False, bare_platform: bool = False) -> TestDatabase:
+        """A fresh database cloned from the migrated template.
+
+        ``empty``: from template0 (nothing of Supabase, whatever the target).
+        ``bare_platform``: from template1, i.e. the platform before any migration
+        (Supabase's platform SQL on the platform targets, nothing on the shim).
+        """
+        template = "template0" if empty else "template1" if bare_platform else TEMPLATE_DATABASE
+        if not (empty or bare_platform):
             self.ensure_template()
         slug = re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")[:40]
         name = f"test_{slug}_{next(_counter)}"

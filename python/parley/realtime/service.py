@@ -132,6 +132,7 @@ class RealtimeService:
         await self.stream.open()
         self.database_ok = True
         await self.pool.open(wait=False)
+        await self.ensure_partitions()
         # No permessage-deflate (Phoenix's default too): an event is framed once and written to every client
         # as is; compressing every frame for every client would cost more than the fan-out itself.
         self.server = await serve(
@@ -297,8 +298,20 @@ class RealtimeService:
             except Exception:
                 log.exception("presence refresh failed")
 
+    async def ensure_partitions(self) -> int:
+        """Create the coming days' realtime.messages partitions (as Supabase Realtime does); return how many."""
+        try:
+            async with self.pool.connection() as connection:
+                cursor = await connection.execute("select parley_internal.ensure_realtime_partitions()")
+                row = await cursor.fetchone()
+        except psycopg.Error as error:
+            log.warning("creating realtime.messages partitions failed: %s", str(error).strip())
+            return 0
+        return int(row[0]) if row else 0
+
     async def purge(self) -> int:
-        """Delete realtime.messages rows older than the retention window; return how many."""
+        """Create the coming days' partitions, then drop/delete realtime.messages rows past retention."""
+        await self.ensure_partitions()
         async with self.pool.connection() as connection:
             cursor = await connection.execute(
                 "select parley_internal.purge_realtime_messages(%s::interval)", (self.config.retention_older_than,)

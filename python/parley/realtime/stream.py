@@ -32,6 +32,7 @@ import ctypes
 import json
 import logging
 import os
+import re
 import signal
 import time
 from collections import deque
@@ -55,12 +56,25 @@ DECODING_OPTIONS = (
     "include-timestamp", "1",
     "include-types", "0",
     "include-lsn", "1",
-    "add-tables", "realtime.messages",
+    "add-tables", "realtime.*",  # realtime.messages and its daily partitions (see is_messages_table)
     "actions", "insert",
     "add-msg-prefixes", "parley.refusal",
 )  # fmt: skip
 REFUSAL_PREFIX = "parley.refusal"
 _OPTIONS_SQL = ", ".join(f"'{option}'" for option in DECODING_OPTIONS)
+
+
+_PARTITION_NAME = re.compile(r"messages_\d{4}_\d{2}_\d{2}")
+
+
+def is_messages_table(name: object) -> bool:
+    """Whether a wal2json table name is realtime.messages or one of its daily partitions.
+
+    realtime.messages is partitioned by day (on Supabase and in the shim), and
+    logical decoding names the partition a row went to (``messages_2026_12_05``),
+    so the slot reads the whole realtime schema and this keeps the messages.
+    """
+    return name == "messages" or (isinstance(name, str) and _PARTITION_NAME.fullmatch(name) is not None)
 
 
 def parse_lsn(text: str) -> int:
@@ -149,7 +163,7 @@ class Decoder:
                 self._pending = []
                 self._pending_messages = []
                 self._timestamp = change.get("timestamp")
-            elif action == "I" and change.get("schema") == "realtime" and change.get("table") == "messages":
+            elif action == "I" and change.get("schema") == "realtime" and is_messages_table(change.get("table")):
                 self._pending.append({column["name"]: column.get("value") for column in change["columns"]})
             elif action == "M":
                 prefix, content = str(change.get("prefix") or ""), str(change.get("content") or "")

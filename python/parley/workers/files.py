@@ -407,6 +407,9 @@ class FileWorker:
                         continue
                     done.append(row["id"])
                 if done:
+                    # As Supabase Storage deletes: its statement trigger (storage.protect_delete) refuses a
+                    # DELETE on storage.objects unless the transaction sets storage.allow_delete_query.
+                    connection.execute("select pg_catalog.set_config('storage.allow_delete_query', 'true', true)")
                     connection.execute(
                         """
                         delete from storage.objects o
