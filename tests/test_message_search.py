@@ -175,7 +175,8 @@ def test_pages_concatenate_to_the_whole_result_without_gaps_or_duplicates(api: A
         assert walked == whole
     # A cursor belongs to its search: another query, order or garbage is 400 invalid_cursor.
     first = search(api, world.member, "durian", conversation_id=chat, page_size=5)
-    for query, arguments in (("durians", {}), ("durian", {"order_by": "newest"}), ("durian", {"conversation_id": None})):
+    others = (("durians", {}), ("durian", {"order_by": "newest"}), ("durian", {"conversation_id": None}))
+    for query, arguments in others:
         call = {"conversation_id": chat, "page_size": 5, "cursor": first[-1]["next_cursor"], **arguments}
         error = refusal(lambda query=query, call=call: search(api, world.member, query, **call))
         assert (error.status, error.details) == (400, "invalid_cursor")
@@ -199,8 +200,11 @@ def test_web_search_syntax_quotes_or_and_minus(api: Api, world: World):
     assert set(ids(search(api, world.member, '"red quince"'))) == {red["id"], reversed_words["id"]}
     assert ids(search(api, world.member, '"quince jam"')) == [red["id"]]
     assert set(ids(search(api, world.member, "quince -red"))) == {green["id"]}
-    assert set(ids(search(api, world.member, "tart or jam", prefix=False))) == {red["id"], green["id"],
-                                                                               reversed_words["id"]}
+    assert set(ids(search(api, world.member, "tart or jam", prefix=False))) == {
+        red["id"],
+        green["id"],
+        reversed_words["id"],
+    }
 
 
 def test_the_organizations_language_stems_and_simple_does_not(api: Api, database):
