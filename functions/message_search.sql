@@ -1,19 +1,21 @@
 -- Message search (issue 17; docs/search.md). Schema in sql/message_search.sql.
 --
--- search_messages reads only what the caller may read, through the same
--- helpers every message read uses (functions/conversation_access.sql):
---   * which conversations: parley_internal.member_conversation_ids (no
---     conversation_id: every conversation the caller is a member of), or the
---     one conversation named by conversation_id;
---   * from which message on: parley_internal.message_visible_from (members
---     from their since_joined cut-off; staff of a support, persona or notices
---     conversation all of it; null = not readable);
---   * staff reads: parley_internal.audit_staff_read, exactly as get_messages
---     and get_pinned_messages call it (conversation.staff_read in the audit
---     log, at most once per 10 minutes per staff user and conversation).
--- Staff search a conversation they handle without being a member only by
--- naming it (conversation_id), so every such read is one audited
--- conversation. Deleted messages (tombstones) are never hits.
+-- search_messages reads only what the caller may read, through the helpers
+-- the other message reads use (functions/conversation_access.sql):
+--   * without conversation_id: the caller's member conversations, exactly as
+--     the messages table policy (policies/messages.sql) shows them:
+--     member_fully_visible_conversation_ids (whole history) plus
+--     member_conversation_ids / member_visible_from (since_joined cut-offs);
+--   * with conversation_id: message_visible_from, as get_pinned_messages and
+--     every message RPC (members from their cut-off; staff of a support,
+--     persona or notices conversation all of it; null = not readable: 404),
+--     then audit_staff_read, exactly as get_messages: a staff read of a
+--     conversation they are not a member of is conversation.staff_read in
+--     the audit log (at most once per 10 minutes per staff user and
+--     conversation; no-op for members).
+-- So staff search a conversation they handle without being a member only by
+-- naming it: every such read is one audited conversation. Deleted messages
+-- (tombstones) are never hits.
 
 -- The query language --------------------------------------------------------
 
@@ -169,6 +171,10 @@ declare
   ordering text := coalesce(search_messages.order_by, 'rank');
   scope_ids uuid[];
   scope_floors bigint[];
+  full_ids uuid[];
+  partial_ids uuid[];
+  partial_floors bigint[];
+  scope_sql text;
   languages text[];
   parsed record;
   mentioned uuid[];
@@ -234,14 +240,33 @@ begin
         'Check the conversation id; you must be able to read it.');
     end if;
     scope_ids := array[search_messages.conversation_id];
+    -- Read from the start (one hashed = any in the query) or from a cut-off.
+    if scope_floors[1] = 0 then
+      full_ids := scope_ids;
+      partial_ids := '{}';
+      partial_floors := '{}';
+    else
+      full_ids := '{}';
+      partial_ids := scope_ids;
+      partial_floors := scope_floors;
+    end if;
     select pg_catalog.array_agg(distinct s.search_language) into languages
     from public.conversations c join public.organization_settings s on s.organization_id = c.organization_id
     where c.id = search_messages.conversation_id;
   else
-    select pg_catalog.array_agg(v.id), pg_catalog.array_agg(v.floor_id) into scope_ids, scope_floors
-    from (select c.id, parley_internal.message_visible_from(c.id, caller) as floor_id
-          from parley_internal.member_conversation_ids(caller) as c(id)) v
+    -- Every conversation the caller is a member of, with the helpers of the messages table policy
+    -- (policies/messages.sql): whole history in one set lookup, cut-off conversations (since_joined) one by one.
+    full_ids := array(select f.id from parley_internal.member_fully_visible_conversation_ids(caller) as f(id));
+    select coalesce(pg_catalog.array_agg(v.id), '{}'), coalesce(pg_catalog.array_agg(v.floor_id), '{}')
+      into partial_ids, partial_floors
+    from (select c.id, parley_internal.member_visible_from(c.id, caller) as floor_id
+          from (select c.id from parley_internal.member_conversation_ids(caller) as c(id)
+                except select f.id from pg_catalog.unnest(full_ids) as f(id)) as c) v
     where v.floor_id is not null;
+    scope_ids := full_ids || partial_ids;
+    if pg_catalog.cardinality(scope_ids) = 0 then
+      scope_ids := null;
+    end if;
     select pg_catalog.array_agg(distinct s.search_language) into languages
     from public.organization_members om join public.organization_settings s on s.organization_id = om.organization_id
     where om.user_id = caller;
@@ -279,7 +304,7 @@ begin
   if parsed.text_query is null then
     -- Mentions only: the candidates are the mentioned users' message_mentions rows.
     matches := 'm.id in (select mm.message_id from public.message_mentions mm where mm.user_id = any ($9)'
-               || ' and mm.conversation_id = any ($1))';
+               || ' and (mm.conversation_id = any ($1) or mm.conversation_id = any ($2)))';
   elsif pg_catalog.cardinality(file_hits) > 0 then
     matches := '(m.search_vector @@ $3 or m.id = any ($4))';
   else
@@ -308,15 +333,17 @@ begin
   if after_id is not null then
     cursor_filter := case ordering when 'rank' then 'where (h.rank, h.id) < ($10, $11)' else 'where h.id < $11' end;
   end if;
+  scope_sql := case when pg_catalog.cardinality(partial_ids) = 0 then 'm.conversation_id = any ($1)'
+    else '(m.conversation_id = any ($1) or (m.conversation_id = any ($2) and m.id > (select p.floor_id from rows from '
+         || '(pg_catalog.unnest($2), pg_catalog.unnest($17)) as p(conversation_id, floor_id) '
+         || 'where p.conversation_id = m.conversation_id)))' end;
   rank_sql := '(pg_catalog.ts_rank_cd(m.search_vector, $3) + case when m.id = any ($4) then 0.1 else 0 end)::real';
 
   statement := pg_catalog.format($q$
-    with scope as (select * from rows from (pg_catalog.unnest($1::uuid[]), pg_catalog.unnest($2::bigint[]))
-                   as s(conversation_id, floor_id)),
-    hits as (
+    with hits as (
       select m.id, %1$s as rank
-      from public.messages m join scope s on s.conversation_id = m.conversation_id and m.id > s.floor_id
-      where %2$s and m.deleted_at is null %3$s
+      from public.messages m
+      where %9$s and %2$s and m.deleted_at is null %3$s
     ),
     page as (
       select h.id, h.rank from hits h %4$s
@@ -348,14 +375,15 @@ begin
               || 'case when pg_catalog.length(m.body) <= 300 then $16 else $15 end))' end,
     -- 7: the rank shown
     case when ordering = 'rank' or parsed.text_query is null then 'p.rank' else rank_sql end,
-    case ordering when 'rank' then 'p.rank desc, p.id desc' else 'p.id desc' end);
+    case ordering when 'rank' then 'p.rank desc, p.id desc' else 'p.id desc' end,
+    scope_sql);
   return query execute statement
-    using scope_ids, scope_floors, parsed.text_query, file_hits, search_messages.sender_id, search_messages.sent_after,
+    using full_ids, partial_ids, parsed.text_query, file_hits, search_messages.sender_id, search_messages.sent_after,
           search_messages.sent_before, search_messages.kinds, mentioned, after_rank, after_id, size, fingerprint,
           U&'\E000\E001',
           'StartSel="' || U&'\E000' || '", StopSel="' || U&'\E001' || '", MaxWords=35, MinWords=12, ShortWord=2, '
           || 'MaxFragments=2, FragmentDelimiter=" … "',
-          'StartSel="' || U&'\E000' || '", StopSel="' || U&'\E001' || '", HighlightAll=true';
+          'StartSel="' || U&'\E000' || '", StopSel="' || U&'\E001' || '", HighlightAll=true', partial_floors;
 end
 $$;
 comment on function parley_internal.search_messages(text, uuid, uuid, timestamptz, timestamptz, text[], boolean, text, boolean, text, integer) is
