@@ -131,19 +131,6 @@ comment on function parley_internal.search_cursor_fingerprint(text) is
   'A short digest of a search''s arguments, carried in its cursors so a cursor is only accepted by the search it came from.';
 select parley_internal.restrict_function('parley_internal.search_cursor_fingerprint(text)', '{}');
 
-create or replace function parley_internal.search_headline_html(marked text)
-returns text
-language sql
-immutable
-set search_path = ''
-as $$
-  select pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(
-           marked, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), U&'\E000', '<mark>'), U&'\E001', '</mark>')
-$$;
-comment on function parley_internal.search_headline_html(text) is
-  'A search headline as HTML: the text escaped (&, <, >), and the match marks U+E000/U+E001 that ts_headline put in turned into <mark></mark>.';
-select parley_internal.restrict_function('parley_internal.search_headline_html(text)', '{}');
-
 -- The RPC ----------------------------------------------------------------------
 
 create or replace function parley_internal.search_messages(
@@ -175,6 +162,7 @@ declare
   partial_ids uuid[];
   partial_floors bigint[];
   scope_sql text;
+  full_sql text;
   languages text[];
   parsed record;
   mentioned uuid[];
@@ -333,8 +321,13 @@ begin
   if after_id is not null then
     cursor_filter := case ordering when 'rank' then 'where (h.rank, h.id) < ($10, $11)' else 'where h.id < $11' end;
   end if;
-  scope_sql := case when pg_catalog.cardinality(partial_ids) = 0 then 'm.conversation_id = any ($1)'
-    else '(m.conversation_id = any ($1) or (m.conversation_id = any ($2) and m.id > (select p.floor_id from rows from '
+  -- A few conversations: "= any", which the planner estimates id by id (a big conversation is not a small one).
+  -- Many: "in (select ... unnest)", a hashed semi-join planned without estimating each of a thousand ids.
+  full_sql := case when pg_catalog.cardinality(full_ids) <= 50 then 'm.conversation_id = any ($1)'
+                   else 'm.conversation_id in (select f.id from pg_catalog.unnest($1::uuid[]) as f(id))' end;
+  scope_sql := case when pg_catalog.cardinality(partial_ids) = 0 then full_sql
+    else '(' || full_sql || ' '
+         || 'or (m.conversation_id = any ($2) and m.id > (select p.floor_id from rows from '
          || '(pg_catalog.unnest($2), pg_catalog.unnest($17)) as p(conversation_id, floor_id) '
          || 'where p.conversation_id = m.conversation_id)))' end;
   rank_sql := '(pg_catalog.ts_rank_cd(m.search_vector, $3) + case when m.id = any ($4) then 0.1 else 0 end)::real';
@@ -364,15 +357,16 @@ begin
     filters,
     coalesce(cursor_filter, ''),
     case ordering when 'rank' then 'h.rank desc, h.id desc' else 'h.id desc' end,
-    -- 6: the headline: ts_headline marks the matches with U+E000/U+E001 (removed from the body first), then
-    -- search_headline_html escapes the text and turns the marks into <mark></mark>. A body of up to 300 characters
-    -- is shown whole; a longer one as up to two fragments around the matches.
-    case when parsed.text_query is null
-         then 'parley_internal.search_headline_html(pg_catalog.left(pg_catalog.translate(m.body, $14, ''''), 300))'
-         else 'parley_internal.search_headline_html(pg_catalog.ts_headline((''pg_catalog.'' operator(pg_catalog.||) '
-              || 'coalesce(m.search_language, ''simple''))::pg_catalog.regconfig, '
-              || 'pg_catalog.translate(m.body, $14, ''''), $3, '
-              || 'case when pg_catalog.length(m.body) <= 300 then $16 else $15 end))' end,
+    -- 6: the headline: ts_headline marks the matches with U+E000/U+E001 (removed from the body first), then the
+    -- text is HTML-escaped and the marks become <mark></mark> (inline: no function call per row). A body of up to
+    -- 300 characters is shown whole; a longer one as up to two fragments around the matches.
+    pg_catalog.format('pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace('
+                      || 'pg_catalog.replace(%s, ''&'', ''&amp;''), ''<'', ''&lt;''), ''>'', ''&gt;''), '
+                      || 'pg_catalog.left($14, 1), ''<mark>''), pg_catalog.right($14, 1), ''</mark>'')',
+      case when parsed.text_query is null then 'pg_catalog.left(pg_catalog.translate(m.body, $14, ''''), 300)'
+           else 'pg_catalog.ts_headline((''pg_catalog.'' operator(pg_catalog.||) coalesce(m.search_language, '
+                || '''simple''))::pg_catalog.regconfig, pg_catalog.translate(m.body, $14, ''''), $3, '
+                || 'case when pg_catalog.length(m.body) <= 300 then $16 else $15 end)' end),
     -- 7: the rank shown
     case when ordering = 'rank' or parsed.text_query is null then 'p.rank' else rank_sql end,
     case ordering when 'rank' then 'p.rank desc, p.id desc' else 'p.id desc' end,
