@@ -210,7 +210,11 @@ def test_web_search_syntax_quotes_or_and_minus(api: Api, world: World):
 def test_the_organizations_language_stems_and_simple_does_not(api: Api, database):
     owner = database.create_user("se_lang")
     english = organization_with(api, database, owner)
-    set_limits(database, english, search_language="english", **GENEROUS_LIMITS)
+    set_limits(database, english, **GENEROUS_LIMITS)
+    # As docs/api.md: supabase.from('organization_settings').update({search_language: 'english'}) by the owner.
+    changed = api.query("update organization_settings set search_language = 'english' where organization_id = %s "
+                        "returning search_language", (english,), token=owner.token, method="PATCH")  # fmt: skip
+    assert changed == [{"search_language": "english"}]
     chat = group(database, english, owner)
     hit = send(api, owner, chat, "Our meetings were running late")
     assert ids(search(api, owner, "meeting run", prefix=False)) == [hit["id"]]
@@ -235,6 +239,8 @@ def test_at_username_finds_messages_that_mention_the_user(api: Api, database, wo
     assert ids(search(api, world.owner, f"@{name}")) == [mention["id"]]
     assert ids(search(api, world.owner, f"@{name.upper()} fig")) == [mention["id"]]
     assert ids(search(api, world.owner, "@nobody_has_this_name fig")) == []
+    # "Messages that mention me", as docs/api.md shows it.
+    assert ids(search(api, world.member, f"@{name}")) == [mention["id"]]
 
 
 def test_attachment_file_names_are_searchable(api: Api, database, world: World):
@@ -250,6 +256,11 @@ def test_attachment_file_names_are_searchable(api: Api, database, world: World):
     assert rows[0]["attachment_match"] is True
     assert ids(search(api, world.member, "quartely", prefix=False)) == [sent["id"]]  # a typo: trigram similarity
     assert ids(search(api, world.member, "report", has_attachment=False, prefix=False)) == []
+    # docs/api.md's combined filters: one conversation, one sender, files only, newest first, whole words.
+    combined = search(api, world.member, "report", conversation_id=world.chat, sender_id=str(world.owner.id),
+                      has_attachment=True, order_by="newest", prefix=False)  # fmt: skip
+    assert ids(combined) == [sent["id"]]
+    assert ids(search(api, world.member, "report", sender_id=str(world.member.id), prefix=False)) == []
 
 
 def test_filters_sender_kind_and_dates(api: Api, world: World):
