@@ -196,9 +196,10 @@ CASES: dict[str, Case] = {
         """,
     ),
     "extension_in_public": Case(
-        broken="create extension pg_trgm schema public;",
-        reported="pg_trgm",
-        clean="create extension pg_trgm schema extensions;",
+        # Not pg_trgm: the migrations install it (in extensions) for message search.
+        broken="create extension fuzzystrmatch schema public;",
+        reported="fuzzystrmatch",
+        clean="create extension fuzzystrmatch schema extensions;",
     ),
     "unindexed_foreign_keys": Case(
         broken="""
