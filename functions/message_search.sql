@@ -314,9 +314,10 @@ begin
     filters := filters || case when search_messages.has_attachment then ' and ' else ' and not ' end
                || 'exists (select 1 from public.attachments a where a.message_id = m.id)';
   end if;
-  if mentioned is not null and parsed.text_query is not null then
-    filters := filters || ' and exists (select 1 from public.message_mentions mm where mm.message_id = m.id'
-               || ' and mm.user_id = any ($9))';
+  if mentioned is not null and (parsed.text_query is not null or pg_catalog.cardinality(mentioned) > 1) then
+    -- Several @usernames: messages that mention all of them (words AND, as in the text).
+    filters := filters || ' and (select pg_catalog.count(*) from public.message_mentions mm where mm.message_id = m.id'
+               || ' and mm.user_id = any ($9)) = pg_catalog.cardinality($9)';
   end if;
   if after_id is not null then
     cursor_filter := case ordering when 'rank' then 'where (h.rank, h.id) < ($10, $11)' else 'where h.id < $11' end;

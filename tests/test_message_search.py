@@ -237,10 +237,17 @@ def test_at_username_finds_messages_that_mention_the_user(api: Api, database, wo
                    mentioned_user_ids=[str(world.member.id)])  # fmt: skip
     send(api, world.owner, world.chat, "fig delivery without a mention")
     assert ids(search(api, world.owner, f"@{name}")) == [mention["id"]]
-    assert ids(search(api, world.owner, f"@{name.upper()} fig")) == [mention["id"]]
+    assert ids(search(api, world.owner, f"@{name.upper()} fig", prefix=False)) == [mention["id"]]
     assert ids(search(api, world.owner, "@nobody_has_this_name fig")) == []
+    # Several @usernames: messages that mention all of them.
+    trio = group(database, world.organization, world.owner, world.member, world.late)
+    both = send(api, world.owner, trio, "fig for both", mentioned_user_ids=[str(world.member.id),
+                                                                         str(world.late.id)])  # fmt: skip
+    late_name = username(database, world.late)
+    assert ids(search(api, world.owner, f"@{name} @{late_name}")) == [both["id"]]
+    assert set(ids(search(api, world.owner, f"@{name}"))) == {mention["id"], both["id"]}
     # "Messages that mention me", as docs/api.md shows it.
-    assert ids(search(api, world.member, f"@{name}")) == [mention["id"]]
+    assert set(ids(search(api, world.member, f"@{name}"))) == {mention["id"], both["id"]}
 
 
 def test_attachment_file_names_are_searchable(api: Api, database, world: World):
