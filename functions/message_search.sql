@@ -175,6 +175,7 @@ declare
   cursor_filter text;
   matches text;
   rank_sql text;
+  hidden_senders uuid[] := '{}';
   statement text;
 begin
   -- Arguments, before anything is read.
@@ -301,6 +302,15 @@ begin
   if search_messages.sender_id is not null then
     filters := filters || ' and m.sender_id = $5';
   end if;
+  -- Senders the caller blocked are hidden as in get_messages (issue 20, functions/group_safety.sql:
+  -- blocked_user_ids). Looked up by name so this file also applies before that one exists; once both are merged
+  -- the guard is always true and can go.
+  if pg_catalog.to_regprocedure('parley_internal.blocked_user_ids(uuid)') is not null then
+    execute 'select parley_internal.blocked_user_ids($1)' into hidden_senders using caller;
+  end if;
+  if pg_catalog.cardinality(hidden_senders) > 0 then
+    filters := filters || ' and (m.sender_id is null or m.sender_id <> all ($18))';
+  end if;
   if search_messages.sent_after is not null then
     filters := filters || ' and m.created_at >= $6';
   end if;
@@ -378,7 +388,7 @@ begin
           U&'\E000\E001',
           'StartSel="' || U&'\E000' || '", StopSel="' || U&'\E001' || '", MaxWords=35, MinWords=12, ShortWord=2, '
           || 'MaxFragments=2, FragmentDelimiter=" … "',
-          'StartSel="' || U&'\E000' || '", StopSel="' || U&'\E001' || '", HighlightAll=true', partial_floors;
+          'StartSel="' || U&'\E000' || '", StopSel="' || U&'\E001' || '", HighlightAll=true', partial_floors, hidden_senders;
 end
 $$;
 comment on function parley_internal.search_messages(text, uuid, uuid, timestamptz, timestamptz, text[], boolean, text, boolean, text, integer) is

@@ -317,3 +317,32 @@ def test_odd_syntax_never_fails(api: Api, world: World, query: str):
         assert getattr(error, "status", 500) == 400, error
     else:
         assert isinstance(rows, list)
+
+
+# Issue 20's helper (functions/group_safety.sql), defined here only where that file is not merged yet.
+BLOCKED_USER_IDS = """
+create or replace function parley_internal.blocked_user_ids(user_id uuid)
+returns uuid[] language sql stable security definer set search_path = ''
+as $$ select coalesce(pg_catalog.array_agg(b.blocked_id), '{}')
+      from public.blocks b where b.blocker_id = blocked_user_ids.user_id $$;
+revoke all on function parley_internal.blocked_user_ids(uuid) from public, anon, authenticated, service_role;
+"""
+
+
+def test_a_blocker_does_not_find_what_the_blocked_user_sends(api: Api, database):
+    """As get_messages after issue 20: in a group both are in, the blocker's search leaves out the blocked
+    user's messages; the blocked user still finds the blocker's, and others find both."""
+    [(present,)] = as_owner(database, "select to_regprocedure('parley_internal.blocked_user_ids(uuid)') is not null")
+    if not present:
+        as_owner(database, BLOCKED_USER_IDS)
+    blocker, blocked, other = (database.create_user(f"se_b{n}") for n in ("blocker", "blocked", "other"))
+    organization = organization_with(api, database, other, member=blocker, member2=blocked)
+    set_limits(database, organization, **GENEROUS_LIMITS)
+    chat = group(database, organization, other, blocker, blocked)
+    theirs = send(api, blocked, chat, "rambutan from the blocked one")
+    mine = send(api, blocker, chat, "rambutan from the blocker")
+    api.rpc("block_user", {"user_id": str(blocked.id)}, token=blocker.token)
+    assert ids(search(api, blocker, "rambutan")) == [mine["id"]]
+    assert ids(search(api, blocker, "rambutan", conversation_id=chat)) == [mine["id"]]
+    assert set(ids(search(api, blocked, "rambutan"))) == {mine["id"], theirs["id"]}
+    assert set(ids(search(api, other, "rambutan"))) == {mine["id"], theirs["id"]}
