@@ -42,7 +42,7 @@ lint: deps
 	$(PYTHON) -m ruff format --check python tests bench
 
 # Benchmarks: a throwaway cluster of their own, results in bench/results/.
-# SCALE=small (default, a few minutes) or SCALE=full (10M messages);
+# SCALE=small (default, a few minutes), SCALE=search (1.2M messages, search) or SCALE=full (10M messages);
 # BENCH_ARGS passes more options, e.g. BENCH_ARGS="--only 1,2 --keep".
 SCALE ?= small
 BENCH_ARGS ?=

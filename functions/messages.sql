@@ -339,11 +339,14 @@ begin
   end if;
 
   insert into public.messages as m (conversation_id, sender_kind, sender_id, persona_id, kind, body, metadata,
-                                    reply_to_message_id, client_msg_id)
+                                    reply_to_message_id, client_msg_id, search_language)
   values (conversation.id, deliver_message.sender_kind,
           case when deliver_message.sender_kind = 'user' then real_sender end,
           deliver_message.persona_id, deliver_message.kind, deliver_message.body, deliver_message.metadata,
-          deliver_message.reply_to_message_id, deliver_message.client_msg_id)
+          deliver_message.reply_to_message_id, deliver_message.client_msg_id,
+          -- The organization's stemming language for search (sql/message_search.sql); simple is stored as null.
+          (select nullif(s.search_language, 'simple') from public.organization_settings s
+           where s.organization_id = conversation.organization_id))
   on conflict (client_msg_id) where client_msg_id is not null do nothing
   returning * into message;
   if found then

@@ -54,6 +54,25 @@ SCALES: dict[str, Scale] = {
         realtime_seconds=10,
         shared_buffers="512MB",
     ),
+    # Search at about a million reachable messages (scenario 7) in a few minutes: the inbox user is a member of
+    # the 800,000-message big conversation and of ~1,000 others. The other scenarios run too, at small-like sizes.
+    "search": Scale(
+        name="search",
+        users=1_000,
+        organizations=3,
+        conversations=5_000,
+        messages=1_200_000,
+        big_conversation_messages=800_000,
+        inbox_user_conversations=1_000,
+        hot_conversation_members=100,
+        busy_groups=5,
+        throughput_seconds=15,
+        latency_transactions=300,
+        latency_budget_seconds=5,
+        sender_scripts=64,
+        realtime_seconds=10,
+        shared_buffers="1GB",
+    ),
     "full": Scale(
         name="full",
         users=10_000,

@@ -148,10 +148,14 @@ class Bench:
         self._check(result)
         return result
 
-    def latency(self, script: str, *, role: str, user: str | None, transactions: int | None = None) -> Result:
-        """Single-statement latency at one client, in a session carrying ``role`` and ``user``'s claims."""
+    def latency(self, script: str, *, role: str, user: str | None, transactions: int | None = None,
+                settings: str = "") -> Result:  # fmt: skip
+        """Single-statement latency at one client, in a session carrying ``role`` and ``user``'s claims.
+
+        ``settings`` adds session settings (``-c name=value`` ...).
+        """
         count = transactions or self.scale.latency_transactions
-        options = pgbench.session_options(role, user)
+        options = f"{pgbench.session_options(role, user)} {settings}".strip()
         warmup = pgbench.run(self.api_connection, [script], transactions=5, options=options)
         self._check(warmup)
         # Slow statements get fewer transactions: about latency_budget_seconds per measurement, at least 30.
@@ -504,18 +508,138 @@ class Bench:
         return outcome
 
     def scenario_search(self) -> Outcome:
-        """7. Full-text search over the user's visible messages, if an RPC for it exists."""
+        """7. search_messages as the inbox user vs the same bare FTS query over the same reachable set as service_role.
+
+        The bare query matches the same tsquery against messages.search_vector in the conversations the user is a
+        member of (a plain join, no visibility floors, no access helpers), ranks with the same ts_rank_cd, takes the
+        same page and computes the same ts_headline for it.
+        """
         outcome = Outcome("7", "Full-text search")
         search = next((self.functions[n] for n in ("search_messages", "search") if n in self.functions), None)
         if search is None:
             outcome.status, outcome.note = "not available", "no search RPC (search_messages) in this build"
             return outcome
-        statement = search.call({"query": "'homework'", "search": "'homework'", "q": "'homework'",
-                                 "page_size": "50", "limit": "50"})  # fmt: skip
-        result = self.latency(statement + ";\n", role="authenticated", user=self.dataset.inbox_user)
-        outcome.add(Line(f"{search.name}('homework') p50 / p95",
-                         f"{result.percentile(0.5):.2f} / {result.percentile(0.95):.2f} ms"))  # fmt: skip
-        outcome.figures["run"] = result.summary()
+        user = sql_literal(self.dataset.inbox_user) + "::uuid"
+        with self.owner() as connection:
+            [(reachable, matches)] = connection.execute(
+                f"""
+                select count(*), count(*) filter (where m.search_vector @@ 'homework'::tsquery)
+                from public.messages m
+                where m.conversation_id in (select c.conversation_id from public.conversation_members c
+                                            where c.user_id = {user})
+                """
+            ).fetchall()
+        outcome.figures.update(reachable_messages=reachable, homework_matches=matches)
+        cases = [
+            # label, RPC arguments, the bare query's tsquery, its order
+            ("'homework', ranked", {"query": "'homework'", "prefix": "false"}, "'homework'", "rank"),
+            ("'homework deadline', ranked", {"query": "'homework deadline'", "prefix": "false"},
+             "'homework & deadline'", "rank"),
+            ("'homew' as you type (prefix), newest first", {"query": "'homew'", "order_by": "'newest'"}, "'homew:*'",
+             "newest"),
+        ]  # fmt: skip
+        for label, arguments, tsquery, order in cases:
+            statement = search.call({**arguments, "page_size": "20"})
+            rank = "ts_rank_cd(m.search_vector, q.q)" if order == "rank" else "null::real"
+            order_sql = "rank desc, id desc" if order == "rank" else "id desc"
+            bare = json_page(f"""
+                with q as (select {sql_literal(tsquery.strip("'"))}::tsquery as q),
+                page as (
+                  select m.id, {rank} as rank from public.messages m, q
+                  where m.search_vector @@ q.q and m.deleted_at is null
+                    and m.conversation_id in (select c.conversation_id from public.conversation_members c
+                                              where c.user_id = {user})
+                  order by {order_sql} limit 21)
+                select m.id, m.conversation_id, m.sender_kind, m.sender_id, m.persona_id, m.kind, m.body,
+                       m.reply_to_message_id, m.created_at, m.edited_at,
+                       ts_headline('simple', m.body, q.q, 'HighlightAll=true') as headline, page.rank
+                from page join public.messages m on m.id = page.id, q
+                order by {order_sql.replace("id", "page.id").replace("rank", "page.rank")} limit 20""")
+            # PL/pgSQL's RETURN QUERY EXECUTE never gets a parallel plan in PostgreSQL 15; the bare query does when
+            # it pays. The target compares like with like (the bare query serial); the parallel one is shown too.
+            serial = self.latency(bare + ";\n", role="service_role", user=None,
+                                  settings="-c max_parallel_workers_per_gather=0")  # fmt: skip
+            parallel = self.latency(bare + ";\n", role="service_role", user=None)
+            result = self.latency(statement + ";\n", role="authenticated", user=self.dataset.inbox_user)
+            self._latency_lines(outcome, f"search_messages {label}", result, serial, "bare FTS (serial)", 2.0)
+            ratio = result.percentile(0.5) / parallel.percentile(0.5)
+            outcome.add(Line("  vs the bare FTS query with parallel workers, p50", f"{result.percentile(0.5):.2f} ms",
+                             f"bare FTS (parallel allowed) {parallel.percentile(0.5):.2f} ms", ratio))  # fmt: skip
+            outcome.figures[f"search_messages {label}"]["parallel_baseline"] = parallel.summary()
+        outcome.note = (f"{reachable:,} messages reachable by the user, {matches:,} of them contain 'homework'; "
+                        "pages of 20 with headlines")  # fmt: skip
+        return outcome
+
+    def scenario_search_write_cost(self) -> Outcome:
+        """1s. What the search column and index cost the send path: send throughput with them / without them.
+
+        Runs last (it drops messages.search_vector): with, without, with (re-added), without, ...; the ratio is the
+        mean of the runs with over the mean of the runs without, so drift on a shared machine shows in the spread.
+        """
+        outcome = Outcome("1s", "Send throughput with / without the search index (messages.search_vector + GIN)")
+        if self.function("send_message") is None:
+            return _skipped(outcome, "send_message")
+        with self.owner() as connection:
+            column = connection.execute(
+                """
+                select pg_catalog.format_type(a.atttypid, a.atttypmod), pg_catalog.pg_get_expr(d.adbin, d.adrelid)
+                from pg_catalog.pg_attribute a
+                join pg_catalog.pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
+                where a.attrelid = 'public.messages'::regclass and a.attname = 'search_vector' and a.attgenerated = 's'
+                """
+            ).fetchone()
+            indexes = [definition for (definition,) in connection.execute(
+                """
+                select pg_catalog.pg_get_indexdef(i.indexrelid) from pg_catalog.pg_index i
+                join pg_catalog.pg_attribute a on a.attrelid = i.indrelid and a.attnum = any (i.indkey)
+                where i.indrelid = 'public.messages'::regclass and a.attname = 'search_vector'
+                """).fetchall()]  # fmt: skip
+        if column is None:
+            outcome.status, outcome.note = "skipped", "messages.search_vector not in this build"
+            return outcome
+        add_column = (f"alter table public.messages add column search_vector {column[0]} "
+                      f"generated always as ({column[1]}) stored")  # fmt: skip
+
+        def drop() -> None:
+            with self.owner() as connection:
+                connection.execute("alter table public.messages drop column search_vector")
+
+        def restore() -> float:
+            began = time.perf_counter()
+            with self.owner() as connection:
+                connection.execute(add_column)
+                for definition in indexes:
+                    connection.execute(definition)
+                connection.execute("analyze public.messages")
+            return time.perf_counter() - began
+
+        runs: dict[str, list[Result]] = {"with": [], "without": []}
+        rebuild = 0.0
+        # Alternating pairs (each re-add rewrites the table: fewer pairs at full scale).
+        pairs = 3 if self.scale.messages <= 2_000_000 else 2
+        for step in range(2 * pairs):
+            label = "with" if step % 2 == 0 else "without"
+            if label == "without":
+                drop()
+            elif step > 0:
+                rebuild = restore()
+            result = self.run_send()
+            assert result is not None
+            runs[label].append(result)
+        with_tps = statistics.fmean(r.tps for r in runs["with"])
+        without_tps = statistics.fmean(r.tps for r in runs["without"])
+        ratio = with_tps / without_tps
+        cost = 1 - ratio
+        met = cost <= 0.10
+        outcome.add(Line("send_message tx/s with / without", f"{with_tps:,.0f} / {without_tps:,.0f}",
+                         "runs with: " + ", ".join(f"{r.tps:,.0f}" for r in runs["with"])
+                         + "; without: " + ", ".join(f"{r.tps:,.0f}" for r in runs["without"]),
+                         ratio, ">= 0.9x (cost <= 10%)", met))  # fmt: skip
+        outcome.add(Line("send-path cost of the search index", f"{cost * 100:.1f}%"))
+        outcome.add(Line("re-adding the column and index (table rewrite)", f"{rebuild:.1f} s"))
+        outcome.figures.update(with_tps=round(with_tps, 1), without_tps=round(without_tps, 1), ratio=round(ratio, 3),
+                               runs={k: [r.summary() for r in v] for k, v in runs.items()},
+                               rebuild_seconds=round(rebuild, 1))  # fmt: skip
         return outcome
 
     # -- scenario 8: retry storm -----------------------------------------
