@@ -344,11 +344,13 @@ begin
   insert into public.call_participants (call_id, conversation_id, user_id, state, joined_at, camera_on)
   values (session.id, session.conversation_id, join_participant.user_id, 'joined', pg_catalog.now(),
           join_participant.camera_on)
-  on conflict (call_id, user_id) do update
+  on conflict on constraint call_participants_pkey do update
     set state = 'joined', joined_at = pg_catalog.now(), left_at = null, camera_on = excluded.camera_on
     where public.call_participants.state <> 'joined';
   if session.state = 'ringing' then
-    update public.call_sessions s set state = 'active', answered_at = pg_catalog.now() where s.id = session.id;
+    -- greatest: the loser of a glare race started its transaction before the winner's insert.
+    update public.call_sessions s set state = 'active', answered_at = greatest(pg_catalog.now(), s.started_at)
+    where s.id = session.id;
   end if;
 end
 $$;
@@ -365,6 +367,7 @@ volatile
 security definer
 set search_path = ''
 as $$
+#variable_conflict use_column
 declare
   caller uuid := parley_internal.require_user();
   conversation public.conversations;
@@ -541,6 +544,7 @@ volatile
 security definer
 set search_path = ''
 as $$
+#variable_conflict use_column
 declare
   caller uuid := parley_internal.require_user();
   session public.call_sessions := parley_internal.lock_call(join_call.call_id, caller);
@@ -645,6 +649,7 @@ volatile
 security definer
 set search_path = ''
 as $$
+#variable_conflict use_column
 declare
   caller uuid := parley_internal.require_user();
   session public.call_sessions;
@@ -754,7 +759,7 @@ begin
     order by s.ring_deadline
     for update skip locked
   loop
-    if parley_internal.finish_call(session.id, 'missed', null, session.ring_deadline) is not null then
+    if (parley_internal.finish_call(session.id, 'missed', null, session.ring_deadline)).id is not null then
       ended := ended + 1;
     end if;
   end loop;
