@@ -1,4 +1,4 @@
-"""Background workers: ``parley worker files`` and ``parley worker calls`` (see :mod:`parley.workers.files`, :mod:`parley.workers.calls`)."""
+"""Background workers: ``parley worker files`` and ``parley worker calls`` (modules files and calls)."""
 
 from parley.workers.calls import CallWorker
 from parley.workers.files import FileWorker, FileWorkerSettings, FileWorkerThread, WorkerStats
