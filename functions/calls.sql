@@ -912,7 +912,7 @@ comment on function parley_internal.call_event_to_participants(uuid, uuid, text,
   'Broadcast a call event on the conversation topic and on the user topic of every participant of the call.';
 select parley_internal.restrict_function('parley_internal.call_event_to_participants(uuid, uuid, text, jsonb)', '{}');
 
-create or replace function parley_internal.realtime_call_updated()
+create or replace function parley_internal.call_session_events()
 returns trigger
 language plpgsql
 security definer
@@ -936,11 +936,11 @@ begin
   return null;
 end
 $$;
-comment on function parley_internal.realtime_call_updated() is
+comment on function parley_internal.call_session_events() is
   'Trigger: call_started on the conversation topic; call_accepted (ringing -> active), call_declined or call_ended on the conversation topic and every participant''s user topic.';
-select parley_internal.restrict_function('parley_internal.realtime_call_updated()', '{}');
+select parley_internal.restrict_function('parley_internal.call_session_events()', '{}');
 
-create or replace function parley_internal.realtime_call_participant_changed()
+create or replace function parley_internal.call_participant_events()
 returns trigger
 language plpgsql
 security definer
@@ -969,13 +969,13 @@ begin
   return null;
 end
 $$;
-comment on function parley_internal.realtime_call_participant_changed() is
+comment on function parley_internal.call_participant_events() is
   'Trigger: call_ringing on a rung user''s topic; call_participant_updated (join, leave, decline, missed, mute, camera) on the conversation topic and every participant''s user topic.';
-select parley_internal.restrict_function('parley_internal.realtime_call_participant_changed()', '{}');
+select parley_internal.restrict_function('parley_internal.call_participant_events()', '{}');
 
-drop trigger if exists realtime_call_updated on public.call_sessions;
-create trigger realtime_call_updated after insert or update on public.call_sessions
-  for each row execute function parley_internal.realtime_call_updated();
-drop trigger if exists realtime_call_participant_changed on public.call_participants;
-create trigger realtime_call_participant_changed after insert or update on public.call_participants
-  for each row execute function parley_internal.realtime_call_participant_changed();
+drop trigger if exists call_session_events on public.call_sessions;
+create trigger call_session_events after insert or update on public.call_sessions
+  for each row execute function parley_internal.call_session_events();
+drop trigger if exists call_participant_events on public.call_participants;
+create trigger call_participant_events after insert or update on public.call_participants
+  for each row execute function parley_internal.call_participant_events();

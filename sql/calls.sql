@@ -45,6 +45,8 @@ create table if not exists public.call_sessions (
 create unique index if not exists call_sessions_live_key on public.call_sessions (conversation_id)
   where state in ('ringing', 'active');
 create index if not exists call_sessions_conversation_history_idx on public.call_sessions (conversation_id, history_id);
+create index if not exists call_sessions_organization_id_idx on public.call_sessions (organization_id);
+create index if not exists call_sessions_initiator_id_idx on public.call_sessions (initiator_id);
 -- The ring-timeout job: ringing calls by deadline.
 create index if not exists call_sessions_ringing_idx on public.call_sessions (ring_deadline) where state = 'ringing';
 comment on table public.call_sessions is 'Audio and video calls (seed 004 CallSession): one row per call in a conversation, ringing -> active -> ended. Members of the conversation read them; write through start_call, accept_call, decline_call, join_call, leave_call, end_call.';
