@@ -778,8 +778,14 @@ do $schedule$
 begin
   -- pg_cron, where installed in this database: every 5 seconds. Otherwise `parley worker calls` runs it.
   if exists (select 1 from pg_catalog.pg_extension where extname = 'pg_cron') then
-    perform cron.schedule('parley_expire_ringing_calls', '5 seconds',
-                          'select parley_internal.expire_ringing_calls()');
+    begin
+      perform cron.schedule('parley_expire_ringing_calls', '5 seconds',
+                            'select parley_internal.expire_ringing_calls()');
+    exception when others then
+      -- pg_cron before 1.5 has no second schedules (Debian bookworm ships 1.4): every minute then.
+      perform cron.schedule('parley_expire_ringing_calls', '* * * * *',
+                            'select parley_internal.expire_ringing_calls()');
+    end;
   end if;
 end
 $schedule$;
