@@ -443,6 +443,13 @@ def test_two_official_clients_exchange_offer_answer_and_candidates_on_the_call_t
             assert outsider.state is CHANNEL_ERROR  # not a participant: refused by RLS on realtime.messages
             call_rpc(api, "accept_call", bob, call)
             await until(lambda: alice_inbox.payloads("call_accepted"), what="call_accepted for the caller")
+            assert alice_inbox.payloads("call_accepted")[0]["call"]["state"] == "active"
+            call_rpc(api, "update_call_media", bob, call, muted=True)
+            updates = alice_inbox.payloads
+            await until(lambda: any(p["participant"]["muted"] for p in updates("call_participant_updated")),
+                        what="call_participant_updated (muted)")  # fmt: skip
+            joined = [p["participant"] for p in alice_inbox.payloads("call_participant_updated")]
+            assert joined[0] == {**joined[0], "user_id": str(bob.id), "state": "joined"}
             await caller.channel.send_broadcast("offer", {"sdp": "v=0 offer", "type": "offer"})
             await until(lambda: callee.payloads("offer"), what="offer")
             await callee.channel.send_broadcast("answer", {"sdp": "v=0 answer", "type": "answer"})
