@@ -478,3 +478,33 @@ def test_two_official_clients_exchange_offer_answer_and_candidates_on_the_call_t
                 await subscriber.close()
 
     asyncio.run(asyncio.wait_for(scenario(), 90))
+
+
+def test_answering_a_second_call_leaves_the_first_and_a_group_nobody_answers_ends_declined(
+    api, database, people, organization
+):
+    since = newest_message(database)
+    alice, bob, carol, owner, dave = (people[name] for name in ("alice", "bob", "carol", "owner", "dave"))
+    first = start(api, alice, direct(api, organization, alice, bob))
+    call_rpc(api, "accept_call", bob, first)
+    # Alice is joined in a direct call: a group call records her as busy (not rung) and rings the others.
+    conversation = group(database, organization, owner, alice, carol, dave)
+    ringing = start(api, owner, conversation)
+    assert states(ringing)[str(alice.id)] == "busy" and states(ringing)[str(carol.id)] == "ringing"
+    # Bob is not in the group: he cannot join its call (404, as for a missing call).
+    error = refusal(lambda: call_rpc(api, "join_call", bob, ringing))
+    assert error.details == "call_not_found"
+    # Alice switches: joining the group call leaves (and so ends) her direct call with Bob.
+    call_rpc(api, "join_call", alice, ringing)
+    ended = call_rpc(api, "get_call", bob, first)
+    assert (ended["state"], ended["end_reason"]) == ("ended", "completed")
+    assert call_rpc(api, "get_call", alice, ringing)["state"] == "active"
+    call_rpc(api, "end_call", owner, ringing)
+    # A group call that every invitee declines ends as declined.
+    again = start(api, owner, conversation)
+    for user in (alice, carol):
+        assert call_rpc(api, "decline_call", user, again)["state"] == "ringing"
+    last = call_rpc(api, "decline_call", dave, again)
+    assert (last["state"], last["end_reason"]) == ("ended", "declined")
+    reasons = [m["end_reason"] for m in call_messages(database, conversation, since)]
+    assert reasons == ["completed", "declined"]
