@@ -69,7 +69,7 @@ begin
     into call_arguments
   from rows from (pg_catalog.unnest(source.proargnames),
                   pg_catalog.unnest(coalesce(source.proargmodes, pg_catalog.array_fill('i'::"char",
-                    array[pg_catalog.cardinality(source.proargnames)]))))
+                    array[coalesce(pg_catalog.cardinality(source.proargnames), 0)]))))
        with ordinality as a(name, mode, position)
   where mode in ('i', 'b', 'v');
   volatility := case source.provolatile when 'i' then 'immutable' when 's' then 'stable' else 'volatile' end;

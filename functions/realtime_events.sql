@@ -45,7 +45,7 @@ as $$
   end
 $$;
 comment on function parley_internal.realtime_topic_id(text, text) is
-  'The id in a realtime topic "<kind>:<uuid>" (kind conversation or user); null for any other text, never an error.';
+  'The id in a realtime topic "<kind>:<uuid>" (kind conversation, user or call); null for any other text, never an error.';
 select parley_internal.restrict_function('parley_internal.realtime_topic_id(text, text)', '{service_role}');
 
 create or replace function parley_internal.realtime_can_receive(topic text, user_id uuid)
@@ -65,10 +65,13 @@ as $$
         is not null
       when realtime_can_receive.topic like 'user:%' then
         parley_internal.realtime_topic_id(realtime_can_receive.topic, 'user') = realtime_can_receive.user_id
+      when realtime_can_receive.topic like 'call:%' then
+        parley_internal.is_live_call_participant(
+          parley_internal.realtime_topic_id(realtime_can_receive.topic, 'call'), realtime_can_receive.user_id)
     end, false)
 $$;
 comment on function parley_internal.realtime_can_receive(text, uuid) is
-  'Realtime Authorization (receive): conversation:{id} for its members and, within 15 minutes of an audited read (get_messages), its staff; user:{id} for that user; false for any other or malformed topic.';
+  'Realtime Authorization (receive): conversation:{id} for those who may read the conversation, user:{id} for that user, call:{id} for the call''s live participants; false for any other or malformed topic.';
 select parley_internal.restrict_function('parley_internal.realtime_can_receive(text, uuid)', '{service_role}');
 
 create or replace function parley_internal.realtime_can_send(topic text, extension text, user_id uuid)
@@ -80,7 +83,13 @@ set search_path = ''
 as $$
   select coalesce(
     case
-      when realtime_can_send.user_id is null or realtime_can_send.topic not like 'conversation:%' then false
+      when realtime_can_send.user_id is null then false
+      -- Call signaling (offer, answer, ICE candidates) and presence: the call's live participants (issue 15).
+      when realtime_can_send.topic like 'call:%' then
+        realtime_can_send.extension in ('broadcast', 'presence')
+        and parley_internal.is_live_call_participant(
+              parley_internal.realtime_topic_id(realtime_can_send.topic, 'call'), realtime_can_send.user_id)
+      when realtime_can_send.topic not like 'conversation:%' then false
       -- Client broadcasts (typing): those who may post.
       when realtime_can_send.extension = 'broadcast' then
         parley_internal.can_post_in_conversation(
@@ -92,7 +101,7 @@ as $$
     end, false)
 $$;
 comment on function parley_internal.realtime_can_send(text, text, uuid) is
-  'Realtime Authorization (send): on conversation:{id}, broadcasts (typing) by those who may post and presence by roster members; nobody sends on user topics or malformed topics.';
+  'Realtime Authorization (send): on conversation:{id}, broadcasts (typing) by those who may post and presence by roster members; on call:{id}, the call''s live participants; nobody sends on user topics or malformed topics.';
 select parley_internal.restrict_function('parley_internal.realtime_can_send(text, text, uuid)', '{service_role}');
 
 create or replace function parley_internal.my_realtime_can_receive(topic text)

@@ -618,5 +618,21 @@ CASES: list[Case] = [
          {"statement": "select parley_internal.record_persona_act(%s, %s, 'message.send', null)",
           "params": [Ref("persona"), Ref("owner")]},
          "403 42501", notes="issue 20 finding 3: a raw authenticated session forged another user's persona act"),
+    # -- calls (issue 15) ----------------------------------------------------------------
+    Case("call-media-unknown", "member", "start_call", {"conversation_id": GROUP, "media": "hologram"},
+         "400 P0001 invalid_media"),
+    Case("call-media-null", "member", "start_call", {"conversation_id": GROUP, "media": None},
+         "400 P0001 invalid_media"),
+    Case("call-in-missing-conversation", "member", "start_call", {"conversation_id": MISSING, "media": "audio"},
+         "404 PT404 conversation_not_found"),
+    Case("call-missing", "member", "get_call", {"call_id": MISSING}, "404 PT404 call_not_found"),
+    Case("call-accept-missing", "member", "accept_call", {"call_id": MISSING}, "404 PT404 call_not_found"),
+    Case("call-end-reason-unknown", "member", "end_call", {"call_id": MISSING, "reason": "x" * 10_000},
+         "400 P0001 invalid_end_reason"),
+    Case("call-media-nothing", "member", "update_call_media", {"call_id": MISSING},
+         "400 P0001 nothing_to_update"),
+    Case("call-history-page-huge", "member", "get_call_history", {"page_size": 1_000_000},
+         "400 P0001 invalid_page_size"),
+    Case("call-settings-by-user", "member", "set_call_settings", {"turn_secret": HUGE}, "403 42501"),
 ]
 # fmt: on

@@ -41,6 +41,7 @@ IDS: dict[str, str] = {
     "this_group": "3e000000-0000-4000-a000-000000000001",
     "this_support": "3e000000-0000-4000-a000-000000000002",
     "other_group": "3e000000-0000-4000-a000-000000000003",
+    "this_call": "5e000000-0000-4000-a000-000000000001",
 }
 
 # Users who act in the matrix, by actor name (anon and service_role have none).
@@ -118,6 +119,11 @@ insert into public.attachments (conversation_id, uploader_id, object_name, file_
   ('{this_group}', '{admin}', '{this_group}/{admin}/4e000000-0000-4000-a000-000000000002-b.txt', 'b.txt',
    'text/plain', 5);
 insert into public.presence (user_id, status) values ('{member}', 'online'), ('{other_member}', 'away');
+insert into public.call_sessions (id, conversation_id, organization_id, media, initiator_id, ring_deadline) values
+  ('{this_call}', '{this_group}', '{this}', 'audio', '{member}', now() + interval '45 seconds');
+insert into public.call_participants (call_id, conversation_id, user_id, state, joined_at, invited_by) values
+  ('{this_call}', '{this_group}', '{member}', 'joined', now(), null),
+  ('{this_call}', '{this_group}', '{admin}', 'ringing', null, '{member}');
 """.format(**IDS)
 
 
@@ -475,6 +481,35 @@ MATRIX: dict[str, TableMatrix] = {
             "insert": (DENIED, DENIED, DENIED, DENIED, DENIED, DENIED),
             "update": (DENIED, DENIED, DENIED, DENIED, DENIED, DENIED),
             "delete": (DENIED, DENIED, DENIED, DENIED, DENIED, DENIED),
+        },
+    ),
+    # -- calls (issue 15): members of the conversation read; writes only through the call RPCs -------
+    "call_sessions": TableMatrix(
+        select="select 1 from public.call_sessions where id = '{this_call}'",
+        insert="insert into public.call_sessions (conversation_id, organization_id, media, ring_deadline, state, "
+        "end_reason, ended_at) values ('{this_group}', '{this}', 'audio', now(), 'ended', 'missed', now()) returning 1",
+        update="update public.call_sessions set media = 'video' where id = '{this_call}' returning 1",
+        delete="delete from public.call_sessions where id = '{this_call}' returning 1",
+        expected={
+            "select": (DENIED, 0, 1, 0, 1, 1),
+            "insert": (DENIED, DENIED, DENIED, DENIED, DENIED, 1),
+            "update": (DENIED, DENIED, DENIED, DENIED, DENIED, 1),
+            "delete": (DENIED, DENIED, DENIED, DENIED, DENIED, 1),
+        },
+    ),
+    "call_participants": TableMatrix(
+        select="select 1 from public.call_participants where call_id = '{this_call}'",
+        insert="insert into public.call_participants (call_id, conversation_id, user_id, state) "
+        "values ('{this_call}', '{this_group}', '{this_owner}', 'ringing') returning 1",
+        update="update public.call_participants set muted = true where call_id = '{this_call}' "
+        "and user_id = '{member}' returning 1",
+        delete="delete from public.call_participants where call_id = '{this_call}' and user_id = '{member}' "
+        "returning 1",
+        expected={
+            "select": (DENIED, 0, 2, 0, 2, 2),
+            "insert": (DENIED, DENIED, DENIED, DENIED, DENIED, 1),
+            "update": (DENIED, DENIED, DENIED, DENIED, DENIED, 1),
+            "delete": (DENIED, DENIED, DENIED, DENIED, DENIED, 1),
         },
     ),
 }

@@ -146,12 +146,14 @@ def main(argv: list[str] | None = None) -> int:
             outcomes.append(guarded("8", "Retry storm", bench.scenario_retry_storm))
         if want("9"):
             outcomes.append(guarded("9", "Realtime fan-out", bench.scenario_realtime))
+        if want("11"):
+            outcomes.append(guarded("11", "Call setup", bench.scenario_calls))
         if want("1s"):
             # Last: it drops the search column (and re-adds it once) to measure its cost on the send path.
             outcomes.append(guarded("1s", "Send cost of the search index", bench.scenario_search_write_cost))
     finally:
         cluster.stop()
-    order = ["0", "a/b", "1", "1s", "1p", "2", "3", "4", "5", "6", "7", "8", "9", "10"]
+    order = ["0", "a/b", "1", "1s", "1p", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"]
     outcomes.sort(key=lambda o: order.index(o.number) if o.number in order else len(order))
     meta["elapsed_seconds"] = round(time.perf_counter() - started, 1)
     meta["load_average_end"] = [round(x, 2) for x in os.getloadavg()]

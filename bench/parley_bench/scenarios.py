@@ -11,6 +11,7 @@ JSON object through ``json_to_record``, the result as JSON.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import json
 import os
@@ -33,6 +34,9 @@ from parley_bench.harness import BenchCluster
 from parley_bench.pgbench import Result, bigint_array, claims_json, request_script, sql_literal, text_array, uuid_array
 from parley_bench.report import Line, Outcome, at_least, at_most
 
+CALL_SETUPS = 200
+CALL_PAIRS = 10
+"""Scenario 11: 200 calls over 10 caller/callee pairs, one at a time."""
 REALTIME_RATE = 1000
 REALTIME_SUBSCRIBERS = 100
 INBOX_PAGE = 100
@@ -768,6 +772,118 @@ class Bench:
                                total_bytes=total, bytes_per_message=round(per, 1),
                                indexes={name: size for name, size in index_sizes}, mentions_bytes=mentions)  # fmt: skip
         return outcome
+
+    # -- scenario 11: call setup -------------------------------------------
+
+    def scenario_calls(self, calls: int = CALL_SETUPS, pairs: int = CALL_PAIRS) -> Outcome:
+        """11. Call setup: start_call (request path) to the callee's call_ringing on user:{id} (parley realtime)."""
+        outcome = Outcome("11", f"Call setup: start_call to the callee's ringing event, {calls} calls")
+        if self.function("start_call") is None:
+            return _skipped(outcome, "start_call")
+        with self.owner() as connection:
+            rows = connection.execute(
+                """
+                select c.id::text, m.user_ids[1]::text, m.user_ids[2]::text
+                from public.conversations c
+                cross join lateral (select array_agg(cm.user_id order by cm.user_id) as user_ids
+                                    from public.conversation_members cm where cm.conversation_id = c.id) m
+                where c.kind = 'direct' and c.persona_id is null and pg_catalog.cardinality(m.user_ids) = 2
+                  and parley_internal.organization_has_feature(c.organization_id, 'chat.calls')
+                  and parley_internal.has_permission(c.organization_id, 'chat.initiate_call', m.user_ids[1])
+                order by c.id limit %s
+                """,
+                (pairs,),
+            ).fetchall()
+            if not rows:
+                raise ScenarioError("no direct conversation whose organization has chat.calls")
+            # Set-up: the callees accept calls from everyone (the default is connections only).
+            connection.execute("update public.privacy_settings set who_can_call = 'everyone' where user_id = any(%s)",
+                               ([callee for _, _, callee in rows],))  # fmt: skip
+            connection.execute("select parley_internal.expire_ringing_calls('infinity')")
+        from parley.realtime import RealtimeConfig, ServiceThread
+
+        service = ServiceThread(RealtimeConfig(self.cluster.owner_url, self.cluster.jwt_secret, port=0,
+                                               poll_interval=0.02, retention_interval=0)).start()  # fmt: skip
+        try:
+            with Api(self.cluster.api_url, self.cluster.jwt_secret, max_connections=4) as api:
+                setup_ms, rpc_ms = asyncio.run(self._call_setups(api, service.url, rows, calls))
+        finally:
+            service.stop(drop_slots=True)
+        ordered = sorted(setup_ms)
+
+        def percentile(values: list[float], fraction: float) -> float:
+            return values[min(len(values) - 1, round(fraction * (len(values) - 1)))]
+
+        rpc_sorted = sorted(rpc_ms)
+        outcome.add(Line("start_call -> call_ringing p50", f"{percentile(ordered, 0.5):.1f} ms",
+                         f"start_call alone p50 {percentile(rpc_sorted, 0.5):.1f} ms"))  # fmt: skip
+        outcome.add(
+            Line(
+                "start_call -> call_ringing p99",
+                f"{percentile(ordered, 0.99):.1f} ms",
+                f"start_call alone p99 {percentile(rpc_sorted, 0.99):.1f} ms; max {ordered[-1]:.1f} ms",
+            )
+        )
+        outcome.figures.update(
+            calls=len(ordered), pairs=len(rows),
+            setup_ms={"p50": round(percentile(ordered, 0.5), 2), "p90": round(percentile(ordered, 0.9), 2),
+                      "p99": round(percentile(ordered, 0.99), 2), "max": round(ordered[-1], 2)},
+            start_call_ms={"p50": round(percentile(rpc_sorted, 0.5), 2), "p99": round(percentile(rpc_sorted, 0.99), 2)},
+        )  # fmt: skip
+        outcome.note = "official realtime client per callee; parley realtime in a thread of the bench process"
+        return outcome
+
+    async def _call_setups(
+        self, api: Api, url: str, rows: list[tuple[str, str, str]], calls: int
+    ) -> tuple[list[float], list[float]]:
+        """Subscribe each callee to user:{id}, then place ``calls`` calls one after another; times in ms."""
+        from realtime import AsyncRealtimeClient, RealtimeSubscribeStates
+
+        from parley import tokens
+
+        arrivals: dict[str, float] = {}
+        clients = []
+        for _, _, callee in rows:
+            client = AsyncRealtimeClient(
+                url, tokens.mint(self.cluster.jwt_secret, user_id=callee), auto_reconnect=False
+            )
+            await client.connect()
+            channel = client.channel(f"user:{callee}", {"config": {"private": True, "broadcast": {"self": False}}})
+
+            def ringing(message: dict[str, Any]) -> None:
+                arrivals.setdefault(message["payload"]["call"]["id"], time.perf_counter())
+
+            channel.on_broadcast("call_ringing", ringing)
+            joined: list[RealtimeSubscribeStates] = []
+            await channel.subscribe(lambda state, _error, joined=joined: joined.append(state))
+            for _ in range(500):
+                if joined:
+                    break
+                await asyncio.sleep(0.01)
+            if joined != [RealtimeSubscribeStates.SUBSCRIBED]:
+                raise ScenarioError(f"callee could not join user:{callee}: {joined}")
+            clients.append(client)
+        setup_ms: list[float] = []
+        rpc_ms: list[float] = []
+        try:
+            for number in range(calls):
+                conversation, caller, callee = rows[number % len(rows)]
+                caller_token = tokens.mint(self.cluster.jwt_secret, user_id=caller)
+                began = time.perf_counter()
+                arguments = {"conversation_id": conversation, "media": "audio"}
+                call = await asyncio.to_thread(api.rpc, "start_call", arguments, token=caller_token)
+                rpc_ms.append((time.perf_counter() - began) * 1000)
+                deadline = time.perf_counter() + 10
+                while call["id"] not in arrivals:
+                    if time.perf_counter() > deadline:
+                        raise ScenarioError(f"no call_ringing for call {call['id']} within 10 s")
+                    await asyncio.sleep(0.0005)
+                setup_ms.append((arrivals[call["id"]] - began) * 1000)
+                await asyncio.to_thread(api.rpc, "end_call", {"call_id": call["id"]}, token=caller_token)
+        finally:
+            for client in clients:
+                await client.close()
+        return setup_ms, rpc_ms
 
 
 class ScenarioError(RuntimeError):

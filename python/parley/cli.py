@@ -108,6 +108,29 @@ def command_worker_files(arguments: argparse.Namespace) -> int:
         worker.close()
 
 
+def command_worker_calls(arguments: argparse.Namespace) -> int:
+    """Run the ring-timeout job (where pg_cron is not installed): until Ctrl-C, or one pass with --once."""
+    import logging
+    import threading
+
+    from parley.workers import CallWorker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    worker = CallWorker(_database_url(arguments.database_url), interval=arguments.interval)
+    try:
+        if arguments.once:
+            print(worker.run_once(), flush=True)
+            return 0
+        stop = threading.Event()
+        try:
+            worker.run(stop)
+        except KeyboardInterrupt:
+            stop.set()
+        return 0
+    finally:
+        worker.close()
+
+
 def command_token(arguments: argparse.Namespace) -> int:
     """Print a signed JWT for a user (by email or id) or for a bare API role."""
     secret = config.load_or_create_secrets(config.state_dir()).jwt_secret
@@ -196,6 +219,11 @@ def parser() -> argparse.ArgumentParser:
     files.add_argument("--sweep-interval", type=float, default=300.0, help="seconds between orphan sweeps")
     files.add_argument("--database-url")
     files.set_defaults(handler=command_worker_files)
+    calls = workers.add_parser("calls", help="mark unanswered calls missed (the ring timeout, where pg_cron is absent)")
+    calls.add_argument("--once", action="store_true", help="one pass, print how many calls it expired, exit")
+    calls.add_argument("--interval", type=float, default=5.0, help="seconds between passes")
+    calls.add_argument("--database-url")
+    calls.set_defaults(handler=command_worker_calls)
 
     migrate_command = commands.add_parser("migrate", help="apply pending migrations")
     migrate_command.add_argument("--database-url", help="target database (default: PARLEY_DATABASE_URL or embedded)")
