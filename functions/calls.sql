@@ -112,7 +112,7 @@ as $$
 $$;
 comment on function parley_internal.is_live_call_participant(uuid, uuid) is
   'Whether the user is rung or joined in the call and the call is live: who may join and send on the realtime topic call:{id}.';
-select parley_internal.restrict_function('parley_internal.is_live_call_participant(uuid, uuid)', '{authenticated,service_role}');
+select parley_internal.restrict_function('parley_internal.is_live_call_participant(uuid, uuid)', '{service_role}');
 
 create or replace function parley_internal.require_call_feature(organization_id uuid)
 returns void

@@ -7,8 +7,8 @@
 
 drop policy if exists call_sessions_select on public.call_sessions;
 create policy call_sessions_select on public.call_sessions for select to authenticated
-  using (conversation_id in (select parley_internal.member_conversation_ids((select auth.uid()))));
+  using (conversation_id in (select parley_internal.my_conversation_ids()));
 
 drop policy if exists call_participants_select on public.call_participants;
 create policy call_participants_select on public.call_participants for select to authenticated
-  using (conversation_id in (select parley_internal.member_conversation_ids((select auth.uid()))));
+  using (conversation_id in (select parley_internal.my_conversation_ids()));

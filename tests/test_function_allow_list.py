@@ -27,6 +27,17 @@ from parley_dev.testing import TestDatabase
 # Published RPCs: public.<name> (SECURITY INVOKER wrapper) and parley_internal.<name> (SECURITY DEFINER
 # implementation, acting as auth.uid()). Reason: what the caller does with it.
 RPCS: dict[str, str] = {
+    "accept_call": "the caller answers a call they are rung for",
+    "decline_call": "the caller declines a call they are rung for",
+    "end_call": "a participant ends (or cancels) the call",
+    "get_call": "a call of a conversation the caller may read",
+    "get_call_history": "the calls of a conversation the caller may read (keyset)",
+    "get_ice_servers": "STUN/TURN servers with the caller's own TURN credential",
+    "join_call": "the caller joins a group call of their conversation",
+    "leave_call": "the caller leaves a call",
+    "start_call": "the caller starts a call (can_call, chat.initiate_call, chat.calls)",
+    "update_call_media": "the caller's own mute/camera flags",
+    "search_messages": "full-text search over what the caller may read",
     "accept_connection": "accept a connection request made to the caller",
     "accept_invitation": "join an organization with an invitation token",
     "act_as_persona": "record that the caller acts as a persona they may act as",
@@ -160,6 +171,10 @@ OTHERS: dict[str, tuple[frozenset[str], str]] = {
     ),
     "realtime.topic()": (frozenset({"anon", "authenticated"}), "Supabase Realtime: the joined topic, for policies"),
     "storage.extension(text)": (frozenset({"anon", "authenticated"}), "Supabase Storage: path helper"),
+    "storage.protect_delete()": (
+        frozenset({"anon", "authenticated"}),
+        "Supabase Storage: the statement trigger refusing direct deletes (shim mirrors the platform's grant)",
+    ),
     "storage.filename(text)": (frozenset({"anon", "authenticated"}), "Supabase Storage: path helper"),
     "storage.foldername(text)": (frozenset({"anon", "authenticated"}), "Supabase Storage: path helper"),
 }

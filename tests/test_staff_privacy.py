@@ -58,6 +58,7 @@ CUSTOMER_READS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "get_or_create_notices_conversation": lambda s: {"organization_id": s["organization"]},
     "get_user_display_info": lambda s: {"user_id": s["customer"].id},
     "get_user_contacts": lambda s: {},
+    "search_messages": lambda s: {"query": "hello or hi or edited or ada or plan or renews"},
     "my_permissions": lambda s: {"organization_id": s["organization"]},
     "organization_features": lambda s: {"organization_id": s["organization"]},
 }
@@ -69,6 +70,16 @@ PER_CONVERSATION = ("get_messages", "get_pinned_messages")
 # staff may call it (the customer is refused), or it answers about users the
 # caller names rather than about staff actions.
 NOT_CUSTOMER_READS: dict[str, str] = {
+    "accept_call": "calls: refused in support, persona and notices conversations (calls_not_supported), where staff act",
+    "decline_call": "calls: refused in support, persona and notices conversations (calls_not_supported)",
+    "end_call": "calls: refused in support, persona and notices conversations (calls_not_supported)",
+    "get_call": "calls: none exist in support, persona and notices conversations (calls_not_supported)",
+    "get_call_history": "calls: none exist in support, persona and notices conversations (calls_not_supported)",
+    "get_ice_servers": "the caller's own TURN credentials; names nobody else",
+    "join_call": "calls: refused in support, persona and notices conversations (calls_not_supported)",
+    "leave_call": "calls: refused in support, persona and notices conversations (calls_not_supported)",
+    "start_call": "calls: refused in support, persona and notices conversations (calls_not_supported)",
+    "update_call_media": "calls: refused in support, persona and notices conversations (calls_not_supported)",
     "accept_connection": "write; returns the connections row (walked as a table)",
     "accept_invitation": "write; returns the caller's organization_members row",
     "act_as_persona": "staff only (chat.support_agent)",
