@@ -118,6 +118,14 @@ insert into public.attachments (conversation_id, uploader_id, object_name, file_
   ('{this_group}', '{admin}', '{this_group}/{admin}/4e000000-0000-4000-a000-000000000002-b.txt', 'b.txt',
    'text/plain', 5);
 insert into public.presence (user_id, status) values ('{member}', 'online'), ('{other_member}', 'away');
+insert into public.message_reports (organization_id, conversation_id, message_id, reporter_id, reported_user_id,
+                                    reason, evidence)
+select c.organization_id, m.conversation_id, m.id, case when c.organization_id = '{this}' then '{admin}'::uuid
+                                                       else '{other_admin}'::uuid end, m.sender_id, 'spam', '{{}}'
+from public.messages m join public.conversations c on c.id = m.conversation_id
+where m.conversation_id in ('{this_group}', '{other_group}');
+insert into public.moderation_restrictions (organization_id, user_id, kind, created_by) values
+  ('{this}', '{member}', 'ban', '{admin}'), ('{other}', '{other_member}', 'ban', '{other_admin}');
 """.format(**IDS)
 
 
@@ -458,6 +466,36 @@ MATRIX: dict[str, TableMatrix] = {
             # Yourself, and people sharing an organization with you (the admin); the stranger is blocked.
             "select": (DENIED, 0, 1, 0, 1, 1),
             "insert": (DENIED, DENIED, DENIED, DENIED, DENIED, UNIQUE_VIOLATION),
+            "update": (DENIED, DENIED, DENIED, DENIED, DENIED, 1),
+            "delete": (DENIED, DENIED, DENIED, DENIED, DENIED, 1),
+        },
+    ),
+    # -- moderation (issue 18): chat.moderate holders read (the fixture grants it to members of "this") -----
+    "message_reports": TableMatrix(
+        select="select 1 from public.message_reports where organization_id = '{this}'",
+        insert="insert into public.message_reports (organization_id, message_id, reporter_id, reason, evidence) "
+        "select '{this}', id, '{this_owner}', 'spam', '{{}}' from public.messages "
+        "where conversation_id = '{this_group}' returning 1",
+        update="update public.message_reports set status = 'dismissed', resolved_at = now() "
+        "where organization_id = '{this}' returning 1",
+        delete="delete from public.message_reports where organization_id = '{this}' returning 1",
+        expected={
+            "select": (DENIED, 0, 1, 0, 1, 1),
+            "insert": (DENIED, DENIED, DENIED, DENIED, DENIED, 1),
+            "update": (DENIED, DENIED, DENIED, DENIED, DENIED, 1),
+            "delete": (DENIED, DENIED, DENIED, DENIED, DENIED, 1),
+        },
+    ),
+    "moderation_restrictions": TableMatrix(
+        select="select 1 from public.moderation_restrictions where organization_id = '{this}'",
+        insert="insert into public.moderation_restrictions (organization_id, user_id, kind, expires_at) "
+        "values ('{this}', '{member}', 'mute', now() + interval '1 hour') returning 1",
+        update="update public.moderation_restrictions set lifted_at = now() where organization_id = '{this}' "
+        "returning 1",
+        delete="delete from public.moderation_restrictions where organization_id = '{this}' returning 1",
+        expected={
+            "select": (DENIED, 0, 1, 0, 1, 1),
+            "insert": (DENIED, DENIED, DENIED, DENIED, DENIED, 1),
             "update": (DENIED, DENIED, DENIED, DENIED, DENIED, 1),
             "delete": (DENIED, DENIED, DENIED, DENIED, DENIED, 1),
         },
