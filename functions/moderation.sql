@@ -180,8 +180,10 @@ begin
     return null;  -- deleted with its organization (the organization.delete entry closes the chain)
   end if;
   if tg_table_name = 'message_reports' then
-    action := case tg_op when 'INSERT' then 'message_report.create' when 'UPDATE' then 'message_report.' || new.status
-                         else 'message_report.delete' end;
+    action := case when tg_op = 'INSERT' then 'message_report.create'
+                   when tg_op = 'DELETE' then 'message_report.delete'
+                   when new.status is distinct from old.status then 'message_report.' || new.status
+                   else 'message_report.update' end;
   else
     action := case when tg_op = 'INSERT' then 'moderation.' || new.kind
                    when tg_op = 'DELETE' then 'moderation.delete'

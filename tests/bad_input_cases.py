@@ -602,5 +602,11 @@ CASES: list[Case] = [
     Case("lift-missing", "admin", "lift_restriction", {"restriction_id": 987654321},
          "404 PT404 restriction_not_found"),
     Case("my-reports-page-too-big", "member", "my_reports", {"page_size": 1000}, "400 P0001 invalid_page_size"),
+    # -- data rights (issue 18) --------------------------------------------------------------------------------
+    Case("erase-user-as-member", "member", "erase_user", {"user_id": SELF}, "403 42501"),
+    Case("erase-user-null", "service_role", "erase_user", {"user_id": None}, "400 P0001 invalid_user"),
+    Case("erase-user-unknown", "service_role", "erase_user", {"user_id": MISSING}, "404 PT404 user_not_found"),
+    Case("erase-user-not-a-uuid", "service_role", "erase_user", {"user_id": "alice"}, "400 22P02"),
+    Case("export-as-anon", "anon", "export_my_data", {}, "401 42501"),
 ]
 # fmt: on

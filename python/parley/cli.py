@@ -108,6 +108,32 @@ def command_worker_files(arguments: argparse.Namespace) -> int:
         worker.close()
 
 
+def command_worker_export(arguments: argparse.Namespace) -> int:
+    """Write one user's data export (export_my_data and their files) into a zip archive."""
+    from pathlib import Path
+
+    from parley.db import Api
+    from parley.storage import backend_from_env
+    from parley.workers.data_export import export_archive
+
+    url = _database_url(arguments.database_url)
+    secret = config.load_or_create_secrets(config.state_dir()).jwt_secret
+    signing_key = os.environ.get("PARLEY_STORAGE_SIGNING_KEY") or secret
+    with psycopg.connect(url) as connection:
+        row = connection.execute(
+            "select id, email from auth.users where email = %s or id::text = %s", (arguments.user, arguments.user)
+        ).fetchone()
+    if row is None:
+        print(f"no user {arguments.user!r} in auth.users", file=sys.stderr)
+        return 1
+    token = tokens.mint(secret, role="authenticated", user_id=row[0], email=row[1], expires_in=600)
+    with Api(url, secret, max_connections=1) as api:
+        result = export_archive(api, backend_from_env(signing_key), token=token, destination=Path(arguments.output),
+                                url_seconds=arguments.url_seconds)  # fmt: skip
+    print(f"{result.path}: {result.files_written} file(s), {result.files_missing} missing")
+    return 0
+
+
 def command_token(arguments: argparse.Namespace) -> int:
     """Print a signed JWT for a user (by email or id) or for a bare API role."""
     secret = config.load_or_create_secrets(config.state_dir()).jwt_secret
@@ -171,6 +197,13 @@ def parser() -> argparse.ArgumentParser:
     files.add_argument("--sweep-interval", type=float, default=300.0, help="seconds between orphan sweeps")
     files.add_argument("--database-url")
     files.set_defaults(handler=command_worker_files)
+
+    export = workers.add_parser("export", help="write a user's data export and files into a zip archive")
+    export.add_argument("--user", required=True, help="email or id of an auth.users row")
+    export.add_argument("--output", required=True, help="the archive to write (.zip)")
+    export.add_argument("--url-seconds", type=int, default=3600, help="lifetime of the signed URLs in export.json")
+    export.add_argument("--database-url")
+    export.set_defaults(handler=command_worker_export)
 
     migrate_command = commands.add_parser("migrate", help="apply pending migrations")
     migrate_command.add_argument("--database-url", help="target database (default: PARLEY_DATABASE_URL or embedded)")
