@@ -157,8 +157,8 @@ begin
   perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('parley.erase_user:' || target::text, 0));
   organizations := array(select m.organization_id from public.organization_members m where m.user_id = target);
 
-  -- 1. Messages: tombstones, unless the organization must keep them. No index serves sender_id (it would
-  -- cost every send): this is one scan of messages, for a rare operation.
+  -- 1. Messages: tombstones, unless the organization must keep them or the conversation is on legal hold.
+  -- No index serves sender_id (it would cost every send): this is one scan of messages, for a rare operation.
   with erased as (
     update public.messages m
     set body = null, metadata = '{}', deleted_at = pg_catalog.now(), deleted_by = null, pinned_at = null,
@@ -167,6 +167,7 @@ begin
     left join public.organization_settings s on s.organization_id = c.organization_id
     where m.sender_id = target and m.deleted_at is null and c.id = m.conversation_id
       and not coalesce(s.keep_messages_on_erasure, false)
+      and not parley_internal.is_on_legal_hold(c.id)  -- functions/retention.sql
     returning m.id
   ), cleaned_edits as (
     delete from public.message_edits e using erased where e.message_id = erased.id

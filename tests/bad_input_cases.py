@@ -608,5 +608,21 @@ CASES: list[Case] = [
     Case("erase-user-unknown", "service_role", "erase_user", {"user_id": MISSING}, "404 PT404 user_not_found"),
     Case("erase-user-not-a-uuid", "service_role", "erase_user", {"user_id": "alice"}, "400 22P02"),
     Case("export-as-anon", "anon", "export_my_data", {}, "401 42501"),
+    # -- retention (issue 18) -----------------------------------------------------------------------------------
+    Case("retention-zero-days", "owner", "set_conversation_retention", {"conversation_id": GROUP, "retention_days": 0},
+         "400 P0001 invalid_retention_days"),
+    Case("retention-a-century-and-more", "owner", "set_conversation_retention",
+         {"conversation_id": GROUP, "retention_days": 36501}, "400 P0001 invalid_retention_days"),
+    Case("retention-by-member", "member", "set_conversation_retention",
+         {"conversation_id": GROUP, "retention_days": 7}, "403 42501 no_permission"),
+    Case("retention-other-orgs-conversation", "owner", "set_conversation_retention",
+         {"conversation_id": Ref("other_group"), "retention_days": 7}, "404 PT404 conversation_not_found"),
+    Case("legal-hold-null", "owner", "set_legal_hold", {"conversation_id": GROUP, "hold": None},
+         "400 P0001 invalid_hold"),
+    Case("legal-hold-oversized-reason", "owner", "set_legal_hold",
+         {"conversation_id": GROUP, "hold": True, "reason": HUGE}, "400 P0001 reason_too_long"),
+    Case("org-retention-negative", "owner", "sql",
+         {"statement": "update organization_settings set message_retention_days = -1 where organization_id = %s",
+          "params": [ORG]}, "400 23514", method="PATCH"),
 ]
 # fmt: on

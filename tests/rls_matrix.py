@@ -126,6 +126,8 @@ from public.messages m join public.conversations c on c.id = m.conversation_id
 where m.conversation_id in ('{this_group}', '{other_group}');
 insert into public.moderation_restrictions (organization_id, user_id, kind, created_by) values
   ('{this}', '{member}', 'ban', '{admin}'), ('{other}', '{other_member}', 'ban', '{other_admin}');
+insert into public.conversation_retention (conversation_id, organization_id, retention_days, legal_hold_at) values
+  ('{this_group}', '{this}', 30, now()), ('{other_group}', '{other}', 30, null);
 """.format(**IDS)
 
 
@@ -494,6 +496,21 @@ MATRIX: dict[str, TableMatrix] = {
         "returning 1",
         delete="delete from public.moderation_restrictions where organization_id = '{this}' returning 1",
         expected={
+            "select": (DENIED, 0, 1, 0, 1, 1),
+            "insert": (DENIED, DENIED, DENIED, DENIED, DENIED, 1),
+            "update": (DENIED, DENIED, DENIED, DENIED, DENIED, 1),
+            "delete": (DENIED, DENIED, DENIED, DENIED, DENIED, 1),
+        },
+    ),
+    "conversation_retention": TableMatrix(
+        select="select 1 from public.conversation_retention where conversation_id = '{this_group}'",
+        insert="insert into public.conversation_retention (conversation_id, organization_id, retention_days) "
+        "values ('{this_support}', '{this}', 7) returning 1",
+        update="update public.conversation_retention set retention_days = 7 where conversation_id = '{this_group}' "
+        "returning 1",
+        delete="delete from public.conversation_retention where conversation_id = '{this_group}' returning 1",
+        expected={
+            # Members of the group and the organization's admins read it.
             "select": (DENIED, 0, 1, 0, 1, 1),
             "insert": (DENIED, DENIED, DENIED, DENIED, DENIED, 1),
             "update": (DENIED, DENIED, DENIED, DENIED, DENIED, 1),

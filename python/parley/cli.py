@@ -134,6 +134,32 @@ def command_worker_export(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def command_worker_retention(arguments: argparse.Namespace) -> int:
+    """Run the retention job: until Ctrl-C, or one pass with --once (its numbers printed as JSON)."""
+    import json
+    import logging
+    import threading
+
+    from parley.workers.retention import RetentionSettings, RetentionWorker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = RetentionSettings(_database_url(arguments.database_url), batch_size=arguments.batch_size,
+                                 interval=arguments.interval)  # fmt: skip
+    worker = RetentionWorker(settings)
+    try:
+        if arguments.once:
+            print(json.dumps(worker.run_once().as_dict()), flush=True)
+            return 0
+        stop = threading.Event()
+        try:
+            worker.run(stop)
+        except KeyboardInterrupt:
+            stop.set()
+        return 0
+    finally:
+        worker.close()
+
+
 def command_token(arguments: argparse.Namespace) -> int:
     """Print a signed JWT for a user (by email or id) or for a bare API role."""
     secret = config.load_or_create_secrets(config.state_dir()).jwt_secret
@@ -204,6 +230,13 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("--url-seconds", type=int, default=3600, help="lifetime of the signed URLs in export.json")
     export.add_argument("--database-url")
     export.set_defaults(handler=command_worker_export)
+
+    retention = workers.add_parser("retention", help="delete expired messages in batches (where pg_cron is absent)")
+    retention.add_argument("--once", action="store_true", help="one pass, print its numbers as JSON, exit")
+    retention.add_argument("--batch-size", type=int, default=1000, help="messages per batch (one transaction each)")
+    retention.add_argument("--interval", type=float, default=600.0, help="seconds between passes")
+    retention.add_argument("--database-url")
+    retention.set_defaults(handler=command_worker_retention)
 
     migrate_command = commands.add_parser("migrate", help="apply pending migrations")
     migrate_command.add_argument("--database-url", help="target database (default: PARLEY_DATABASE_URL or embedded)")
