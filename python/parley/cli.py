@@ -160,6 +160,41 @@ def command_worker_retention(arguments: argparse.Namespace) -> int:
         worker.close()
 
 
+def command_worker_webhooks(arguments: argparse.Namespace) -> int:
+    """Run the webhook worker: until Ctrl-C, or one pass with --once (its numbers printed as JSON)."""
+    import json
+    import logging
+    import threading
+
+    from parley.workers.webhooks import WebhookSettings, WebhookWorker, serve_metrics
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    url = arguments.url or os.environ.get("PARLEY_WEBHOOK_URL")
+    secret = arguments.secret or os.environ.get("PARLEY_WEBHOOK_SECRET")
+    if not url or not secret:
+        print("parley worker webhooks: set --url and --secret (or PARLEY_WEBHOOK_URL, PARLEY_WEBHOOK_SECRET)",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    settings = WebhookSettings(_database_url(arguments.database_url), url, secret, slot=arguments.slot,
+                               max_attempts=arguments.max_attempts, backoff=arguments.backoff)  # fmt: skip
+    worker = WebhookWorker(settings)
+    server = serve_metrics(worker, arguments.metrics_port) if arguments.metrics_port else None
+    try:
+        if arguments.once:
+            print(json.dumps(worker.run_once()), flush=True)
+            return 0
+        stop = threading.Event()
+        try:
+            worker.run(stop)
+        except KeyboardInterrupt:
+            stop.set()
+        return 0
+    finally:
+        if server is not None:
+            server.shutdown()
+        worker.close()
+
+
 def command_token(arguments: argparse.Namespace) -> int:
     """Print a signed JWT for a user (by email or id) or for a bare API role."""
     secret = config.load_or_create_secrets(config.state_dir()).jwt_secret
@@ -237,6 +272,17 @@ def parser() -> argparse.ArgumentParser:
     retention.add_argument("--interval", type=float, default=600.0, help="seconds between passes")
     retention.add_argument("--database-url")
     retention.set_defaults(handler=command_worker_retention)
+
+    webhooks = workers.add_parser("webhooks", help="post outbox events to a URL (HMAC-signed, retried, at least once)")
+    webhooks.add_argument("--url", help="receiver URL (PARLEY_WEBHOOK_URL)")
+    webhooks.add_argument("--secret", help="HMAC signing secret (PARLEY_WEBHOOK_SECRET)")
+    webhooks.add_argument("--slot", default="parley_outbox", help="logical replication slot of the worker")
+    webhooks.add_argument("--max-attempts", type=int, default=8, help="attempts before an event is dead")
+    webhooks.add_argument("--backoff", type=float, default=1.0, help="first retry delay in seconds (doubles)")
+    webhooks.add_argument("--metrics-port", type=int, default=0, help="serve /metrics on this port (0: off)")
+    webhooks.add_argument("--once", action="store_true", help="one pass, print its numbers as JSON, exit")
+    webhooks.add_argument("--database-url")
+    webhooks.set_defaults(handler=command_worker_webhooks)
 
     migrate_command = commands.add_parser("migrate", help="apply pending migrations")
     migrate_command.add_argument("--database-url", help="target database (default: PARLEY_DATABASE_URL or embedded)")
