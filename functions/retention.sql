@@ -1,9 +1,9 @@
 -- Message retention and legal hold (issue 18): settings RPCs, the batch that
 -- deletes expired messages (and, through the existing cascades and
--- triggers, their reactions, edits, mentions, attachments and files), the
--- procedure that runs batches with a COMMIT between them, and its pg_cron
--- schedule where pg_cron is installed. Elsewhere `parley worker retention`
--- runs the same batches. See docs/retention.md.
+-- triggers, their reactions, edits, mentions, attachments and files), and
+-- its pg_cron schedule where pg_cron is installed (one batch a minute).
+-- Elsewhere `parley worker retention` runs the same batches back to back,
+-- each its own transaction. See docs/retention.md.
 
 -- Settings ---------------------------------------------------------------------
 
@@ -228,34 +228,13 @@ comment on function parley_internal.retention_batch(timestamptz, integer) is
   'Retention: delete up to batch_size expired messages (oldest first) of conversations not on legal hold, by the clock now; logs retention.delete per organization. Returns the number deleted (0: nothing left).';
 select parley_internal.restrict_function('parley_internal.retention_batch(timestamptz, integer)', '{service_role}');
 
--- Batches until nothing is left (or max_batches), each committed on its own,
--- so no transaction holds locks for long. CALL it at top level (pg_cron does).
-create or replace procedure parley_internal.run_retention(
-  now timestamptz default null, batch_size integer default 1000, max_batches integer default 10000
-)
-language plpgsql
-as $$
--- No SET clause: a procedure with one cannot COMMIT. Every name is schema-qualified.
-declare
-  batches integer := 0;
-begin
-  loop
-    exit when batches >= max_batches
-           or parley_internal.retention_batch(coalesce(run_retention.now, pg_catalog.now()), batch_size) = 0;
-    batches := batches + 1;
-    commit;
-  end loop;
-end
-$$;
-comment on procedure parley_internal.run_retention(timestamptz, integer, integer) is
-  'Retention job: retention_batch until nothing is left (or max_batches), committing after each batch. pg_cron calls it every 10 minutes where installed; elsewhere parley worker retention runs the batches.';
-revoke all on procedure parley_internal.run_retention(timestamptz, integer, integer) from public, anon, authenticated, service_role;
-
--- Schedule it where pg_cron is installed (Supabase: enable the pg_cron extension, then re-apply this file).
+-- Schedule it where pg_cron is installed (Supabase: enable the pg_cron extension, then re-apply this file):
+-- one batch of up to 5,000 messages a minute, each its own short transaction (7.2 million a day).
 do $schedule$
 begin
   if exists (select 1 from pg_catalog.pg_extension where extname = 'pg_cron') then
-    perform cron.schedule('parley-retention', '*/10 * * * *', 'call parley_internal.run_retention()');
+    perform cron.schedule('parley-retention', '* * * * *',
+                          'select parley_internal.retention_batch(pg_catalog.now(), 5000)');
   else
     raise notice 'parley: pg_cron is not installed; run "parley worker retention" to apply message retention.';
   end if;

@@ -192,10 +192,11 @@ def test_a_failing_receiver_gets_retries_with_backoff_then_everything(api: Api, 
     assert worker.metrics()["failed_attempts_total"] == 3
 
 
-def test_a_receiver_that_is_down_then_recovers_loses_nothing(api: Api, world, make_worker):
+def test_a_receiver_that_is_down_then_recovers_loses_nothing(api: Api, database: TestDatabase, world, make_worker):
     receiver = Receiver()  # not started: connections are refused
     worker = make_worker(receiver.url)
     sent = [send(api, world["people"]["bob"], world["room"], f"down {n}")["id"] for n in range(3)]
+    wait_for_outbox(database, len(sent))
     for _ in range(3):
         worker.run_once()
     assert worker.metrics()["queue"]["pending"] == 3
