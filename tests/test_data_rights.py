@@ -250,3 +250,28 @@ def test_parley_worker_export_writes_the_archive(api: Api, database: TestDatabas
     with zipfile.ZipFile(output) as archive:
         document = json.loads(archive.read("export.json"))
         assert archive.read(document["attachments"][0]["archive_path"]) == b"alice's curriculum vitae"
+
+
+def test_the_auth_users_trigger_is_optional_where_the_role_may_not_create_it(database: TestDatabase):
+    """Hosted Supabase caveat: applying the trigger block as a role without the privilege warns, never fails."""
+    block = (Path(__file__).parents[1] / "functions" / "data_rights.sql").read_text()
+    do_block = block[block.index("do $auth_trigger$") :]
+    role = f"parley_probe_{uuid.uuid4().hex[:8]}"
+    warnings: list[str] = []
+    with psycopg.connect(database.url, autocommit=True) as connection:
+        connection.add_notice_handler(lambda diagnostic: warnings.append(diagnostic.message_primary or ""))
+        connection.execute(f"create role {role} nologin")
+        try:
+            connection.execute(f"grant usage on schema auth, parley_internal to {role}")
+            connection.execute(f"set role {role}")
+            connection.execute(do_block)
+            connection.execute("reset role")
+            triggers = connection.execute(
+                "select tgname from pg_trigger where tgrelid = 'auth.users'::regclass and not tgisinternal"
+            ).fetchall()
+        finally:
+            connection.execute("reset role")
+            connection.execute(f"revoke all on schema auth, parley_internal from {role}")
+            connection.execute(f"drop role {role}")
+    assert any("may not create a trigger on auth.users" in warning for warning in warnings)
+    assert ("parley_on_auth_user_deleted",) in triggers, "the owner's trigger is left as it was"
