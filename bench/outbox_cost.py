@@ -85,6 +85,42 @@ def explain_triggers(url: str, room: uuid.UUID, user: uuid.UUID, rows: int, roun
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
+FUNCTIONS = (
+    "send_message",
+    "assert_not_restricted",
+    "outbox_message_inserted",
+    "outbox_emit",
+    "realtime_message_inserted",
+    "deliver_message",
+)
+
+
+def function_times(url: str, room: uuid.UUID, user: uuid.UUID, sends: int) -> dict[str, tuple[float, float, int]]:
+    """Server time per call of the send path's functions (pg_stat_user_functions, track_functions = all):
+    {name: (total us per call, self us per call, calls)} over ``sends`` sends in one session."""
+    claims = json.dumps({"sub": str(user), "role": "authenticated", "aud": "authenticated"})
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("set track_functions = 'all'")
+        connection.execute("select pg_stat_reset()")
+        for _ in range(sends):
+            with connection.transaction():
+                connection.execute(
+                    "select set_config('role', 'authenticated', true), set_config('request.jwt.claims', %s, true), "
+                    "set_config('request.headers', '{}', true)",
+                    (claims,),
+                )
+                connection.execute("select id from public.send_message(%s, 'bench', 'text', %s)", (room, uuid.uuid4()))
+        connection.execute("select pg_stat_force_next_flush()")
+    with psycopg.connect(url, autocommit=True) as reader:
+        time.sleep(0.5)
+        rows = reader.execute(
+            "select schemaname || '.' || funcname, calls, total_time, self_time from pg_stat_user_functions "
+            "where funcname = any(%s) order by total_time desc",
+            (list(FUNCTIONS),),
+        ).fetchall()
+    return {name: (total * 1000 / calls, own * 1000 / calls, calls) for name, calls, total, own in rows if calls}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sends", type=int, default=300)
@@ -125,12 +161,17 @@ def main() -> None:
                         timings[variant].append((time.perf_counter() - started) / arguments.sends * 1e6)
             [(rows,)] = owner.execute("select count(*) from parley_internal.outbox_rows").fetchall()
             triggers = explain_triggers(database.url, room, user.id, arguments.explain_rows, arguments.rounds)
+            set_variant(owner, "wal")
+            functions = function_times(database.url, room, user.id, arguments.sends)
         base = statistics.median(timings["off"])
         print(f"{arguments.rounds} rounds x {arguments.sends} sends per variant, one client (table rows: {rows})")
         for variant, values in timings.items():
             median = statistics.median(values)
             print(f"  {variant:5}  median {median:7.0f} us/send  (rounds: {', '.join(f'{v:.0f}' for v in values)})"
                   f"  ratio to off {median / base:.3f}")  # fmt: skip
+        print(f"pg_stat_user_functions over {arguments.sends} sends as built (one session): microseconds per call")
+        for name, (total, own, calls) in functions.items():
+            print(f"  {name:45} total {total:8.1f}  self {own:8.1f}  calls {calls}")
         if triggers:
             print(f"EXPLAIN ANALYZE of a {arguments.explain_rows}-row insert into messages, both outbox triggers on, "
                   f"median of {arguments.rounds}: microseconds per row")  # fmt: skip

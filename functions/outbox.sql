@@ -46,12 +46,14 @@ set search_path = ''
 as $$
 declare
   conversation record;
-  message_json jsonb := parley_internal.realtime_message_json(new);
 begin
   select c.organization_id, c.kind into conversation from public.conversations c where c.id = new.conversation_id;
+  -- The message as readers see it: the row without deleted_by and pinned_by (new messages have neither set),
+  -- the same columns as parley_internal.realtime_message_json, built without a second function call.
   perform parley_internal.outbox_emit(case when new.kind = 'call' then 'call.ringing' else 'message.created' end,
     conversation.organization_id, new.conversation_id,
-    pg_catalog.jsonb_build_object('message', message_json, 'conversation_kind', conversation.kind));
+    pg_catalog.jsonb_build_object('message', pg_catalog.to_jsonb(new) - array['deleted_by', 'pinned_by'],
+                                  'conversation_kind', conversation.kind));
   return null;
 end
 $$;

@@ -120,16 +120,17 @@ def world(api: Api, database: TestDatabase) -> dict[str, Any]:
     return {"people": people, "organization": organization, "room": room}
 
 
-def wait_for_outbox(database: TestDatabase, count: int, timeout: float = 20.0) -> None:
+def wait_for_outbox(database: TestDatabase, count: int, timeout: float = 20.0, slot: str = "parley_outbox") -> None:
     """Wait until the worker's slot can decode ``count`` outbox messages (decoding through SQL reads only
     flushed WAL, and the test cluster commits with synchronous_commit off)."""
     deadline = time.monotonic() + timeout
     with psycopg.connect(database.url, autocommit=True) as connection:
         while True:
             [(seen,)] = connection.execute(
-                "select count(*) from pg_logical_slot_peek_changes('parley_outbox', null, null, "
+                "select count(*) from pg_logical_slot_peek_changes(%s, null, null, "
                 "'format-version', '2', 'filter-tables', '*.*', 'add-msg-prefixes', 'parley.outbox') "
-                'where data like \'%%"action":"M"%%\''
+                'where data like \'%%"action":"M"%%\'',
+                (slot,),
             ).fetchall()
             if seen >= count:
                 return
@@ -353,6 +354,7 @@ def test_the_cli_runs_one_pass(api: Api, database: TestDatabase, world, receiver
         )  # fmt: skip
         assert json.loads(completed.stdout.strip().splitlines()[-1]) == {"taken": 0, "attempted": 0}
         send(api, world["people"]["bob"], world["room"], "via the cli")
+        wait_for_outbox(database, 1, slot="parley_outbox_cli")
         completed = subprocess.run(
             [sys.executable, "-m", "parley.cli", "worker", "webhooks", "--once", "--url", receiver.url,
              "--secret", SECRET, "--slot", "parley_outbox_cli", "--database-url", database.url],
