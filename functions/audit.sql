@@ -21,6 +21,10 @@ language plpgsql
 set search_path = ''
 as $$
 begin
+  -- The one exception: erasing personal values, which changes nothing the hash chain covers.
+  if tg_op = 'UPDATE' and parley_internal.audit_update_is_erasure(old, new) then
+    return new;
+  end if;
   perform parley_internal.refuse('42501', 'audit_log_immutable',
     pg_catalog.format('The audit log is append-only (%s refused).', tg_op),
     'Audit entries are never changed or removed.');
@@ -95,11 +99,14 @@ language sql
 stable
 set search_path = ''
 as $$
-  select pg_catalog.sha256(previous_hash || pg_catalog.convert_to(pg_catalog.jsonb_build_array(
+  -- hash_version 2 (functions/audit_erasure.sql): digests of the erasable values instead of the values.
+  select pg_catalog.sha256(previous_hash || pg_catalog.convert_to(case when entry.hash_version = 2
+    then parley_internal.audit_entry_content_v2(entry)
+    else pg_catalog.jsonb_build_array(
     entry.id, entry.chain, entry.chain_seq, entry.organization_id, entry.subject_user_id, entry.actor_id,
     entry.actor_role, entry.persona_id, entry.ip::text, entry.user_agent,
     pg_catalog.to_char(entry.occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-    entry.action, entry.table_name, entry.object_id, entry.old_values, entry.new_values)::text, 'UTF8'))
+    entry.action, entry.table_name, entry.object_id, entry.old_values, entry.new_values)::text end, 'UTF8'))
 $$;
 comment on function parley_internal.audit_entry_hash(bytea, public.audit_log) is
   'sha256(previous_hash || canonical content of the entry): the hash an audit entry must carry.';
@@ -183,6 +190,8 @@ begin
   entry.object_id := audit_append.object_id;
   entry.old_values := audit_append.old_values;
   entry.new_values := audit_append.new_values;
+  entry.hash_version := 2;  -- erasable values (functions/audit_erasure.sql)
+  entry.value_salt := pg_catalog.gen_random_uuid();
   entry.hash := parley_internal.audit_entry_hash(previous_hash, entry);
   insert into public.audit_log overriding system value select entry.*;
   perform pg_catalog.set_config('parley.audit_heads', pg_catalog.jsonb_set(

@@ -39,6 +39,8 @@ declare
   newest bigint := parley_internal.newest_message_id(add_conversation_member.conversation_id);
   visibility text;
 begin
+  -- A user banned from this conversation is not added back (functions/moderation.sql).
+  perform parley_internal.assert_not_banned_from(add_conversation_member.conversation_id, add_conversation_member.user_id);
   select c.history_visibility into visibility from public.conversations c
   where c.id = add_conversation_member.conversation_id;
   insert into public.conversation_members (conversation_id, user_id, role, visible_from_message_id, added_by)

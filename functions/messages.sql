@@ -436,6 +436,8 @@ begin
         else 'Only the group''s owner and admins post in this conversation.' end,
       'You can read this conversation but not post in it.');
   end if;
+  -- Bans and mutes (functions/moderation.sql): one probe of the partial index of active restrictions.
+  perform parley_internal.assert_not_restricted(conversation.organization_id, conversation.id, caller);
   is_member := parley_internal.is_conversation_member(conversation.id, caller);
   if send_message.as_persona_id is not null then
     persona_organization := parley_internal.assert_can_act_as_persona(send_message.as_persona_id, caller);

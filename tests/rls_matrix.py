@@ -124,6 +124,16 @@ insert into public.call_sessions (id, conversation_id, organization_id, media, i
 insert into public.call_participants (call_id, conversation_id, user_id, state, joined_at, invited_by) values
   ('{this_call}', '{this_group}', '{member}', 'joined', now(), null),
   ('{this_call}', '{this_group}', '{admin}', 'ringing', null, '{member}');
+insert into public.message_reports (organization_id, conversation_id, message_id, reporter_id, reported_user_id,
+                                    reason, evidence)
+select c.organization_id, m.conversation_id, m.id, case when c.organization_id = '{this}' then '{admin}'::uuid
+                                                       else '{other_admin}'::uuid end, m.sender_id, 'spam', '{{}}'
+from public.messages m join public.conversations c on c.id = m.conversation_id
+where m.conversation_id in ('{this_group}', '{other_group}');
+insert into public.moderation_restrictions (organization_id, user_id, kind, created_by) values
+  ('{this}', '{member}', 'ban', '{admin}'), ('{other}', '{other_member}', 'ban', '{other_admin}');
+insert into public.conversation_retention (conversation_id, organization_id, retention_days, legal_hold_at) values
+  ('{this_group}', '{this}', 30, now()), ('{other_group}', '{other}', 30, null);
 """.format(**IDS)
 
 
@@ -464,6 +474,51 @@ MATRIX: dict[str, TableMatrix] = {
             # Yourself, and people sharing an organization with you (the admin); the stranger is blocked.
             "select": (DENIED, 0, 1, 0, 1, 1),
             "insert": (DENIED, DENIED, DENIED, DENIED, DENIED, UNIQUE_VIOLATION),
+            "update": (DENIED, DENIED, DENIED, DENIED, DENIED, 1),
+            "delete": (DENIED, DENIED, DENIED, DENIED, DENIED, 1),
+        },
+    ),
+    # -- moderation (issue 18): chat.moderate holders read (the fixture grants it to members of "this") -----
+    "message_reports": TableMatrix(
+        select="select 1 from public.message_reports where organization_id = '{this}'",
+        insert="insert into public.message_reports (organization_id, message_id, reporter_id, reason, evidence) "
+        "select '{this}', id, '{this_owner}', 'spam', '{{}}' from public.messages "
+        "where conversation_id = '{this_group}' returning 1",
+        update="update public.message_reports set status = 'dismissed', resolved_at = now() "
+        "where organization_id = '{this}' returning 1",
+        delete="delete from public.message_reports where organization_id = '{this}' returning 1",
+        expected={
+            "select": (DENIED, 0, 1, 0, 1, 1),
+            "insert": (DENIED, DENIED, DENIED, DENIED, DENIED, 1),
+            "update": (DENIED, DENIED, DENIED, DENIED, DENIED, 1),
+            "delete": (DENIED, DENIED, DENIED, DENIED, DENIED, 1),
+        },
+    ),
+    "moderation_restrictions": TableMatrix(
+        select="select 1 from public.moderation_restrictions where organization_id = '{this}'",
+        insert="insert into public.moderation_restrictions (organization_id, user_id, kind, expires_at) "
+        "values ('{this}', '{member}', 'mute', now() + interval '1 hour') returning 1",
+        update="update public.moderation_restrictions set lifted_at = now() where organization_id = '{this}' "
+        "returning 1",
+        delete="delete from public.moderation_restrictions where organization_id = '{this}' returning 1",
+        expected={
+            "select": (DENIED, 0, 1, 0, 1, 1),
+            "insert": (DENIED, DENIED, DENIED, DENIED, DENIED, 1),
+            "update": (DENIED, DENIED, DENIED, DENIED, DENIED, 1),
+            "delete": (DENIED, DENIED, DENIED, DENIED, DENIED, 1),
+        },
+    ),
+    "conversation_retention": TableMatrix(
+        select="select 1 from public.conversation_retention where conversation_id = '{this_group}'",
+        insert="insert into public.conversation_retention (conversation_id, organization_id, retention_days) "
+        "values ('{this_support}', '{this}', 7) returning 1",
+        update="update public.conversation_retention set retention_days = 7 where conversation_id = '{this_group}' "
+        "returning 1",
+        delete="delete from public.conversation_retention where conversation_id = '{this_group}' returning 1",
+        expected={
+            # Members of the group and the organization's admins read it.
+            "select": (DENIED, 0, 1, 0, 1, 1),
+            "insert": (DENIED, DENIED, DENIED, DENIED, DENIED, 1),
             "update": (DENIED, DENIED, DENIED, DENIED, DENIED, 1),
             "delete": (DENIED, DENIED, DENIED, DENIED, DENIED, 1),
         },

@@ -131,6 +131,93 @@ def command_worker_calls(arguments: argparse.Namespace) -> int:
         worker.close()
 
 
+def command_worker_export(arguments: argparse.Namespace) -> int:
+    """Write one user's data export (export_my_data and their files) into a zip archive."""
+    from pathlib import Path
+
+    from parley.db import Api
+    from parley.storage import backend_from_env
+    from parley.workers.data_export import export_archive
+
+    url = _database_url(arguments.database_url)
+    secret = config.load_or_create_secrets(config.state_dir()).jwt_secret
+    signing_key = os.environ.get("PARLEY_STORAGE_SIGNING_KEY") or secret
+    with psycopg.connect(url) as connection:
+        row = connection.execute(
+            "select id, email from auth.users where email = %s or id::text = %s", (arguments.user, arguments.user)
+        ).fetchone()
+    if row is None:
+        print(f"no user {arguments.user!r} in auth.users", file=sys.stderr)
+        return 1
+    token = tokens.mint(secret, role="authenticated", user_id=row[0], email=row[1], expires_in=600)
+    with Api(url, secret, max_connections=1) as api:
+        result = export_archive(api, backend_from_env(signing_key), token=token, destination=Path(arguments.output),
+                                url_seconds=arguments.url_seconds)  # fmt: skip
+    print(f"{result.path}: {result.files_written} file(s), {result.files_missing} missing")
+    return 0
+
+
+def command_worker_retention(arguments: argparse.Namespace) -> int:
+    """Run the retention job: until Ctrl-C, or one pass with --once (its numbers printed as JSON)."""
+    import json
+    import logging
+    import threading
+
+    from parley.workers.retention import RetentionSettings, RetentionWorker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = RetentionSettings(_database_url(arguments.database_url), batch_size=arguments.batch_size,
+                                 interval=arguments.interval)  # fmt: skip
+    worker = RetentionWorker(settings)
+    try:
+        if arguments.once:
+            print(json.dumps(worker.run_once().as_dict()), flush=True)
+            return 0
+        stop = threading.Event()
+        try:
+            worker.run(stop)
+        except KeyboardInterrupt:
+            stop.set()
+        return 0
+    finally:
+        worker.close()
+
+
+def command_worker_webhooks(arguments: argparse.Namespace) -> int:
+    """Run the webhook worker: until Ctrl-C, or one pass with --once (its numbers printed as JSON)."""
+    import json
+    import logging
+    import threading
+
+    from parley.workers.webhooks import WebhookSettings, WebhookWorker, serve_metrics
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    url = arguments.url or os.environ.get("PARLEY_WEBHOOK_URL")
+    secret = arguments.secret or os.environ.get("PARLEY_WEBHOOK_SECRET")
+    if not url or not secret:
+        print("parley worker webhooks: set --url and --secret (or PARLEY_WEBHOOK_URL, PARLEY_WEBHOOK_SECRET)",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    settings = WebhookSettings(_database_url(arguments.database_url), url, secret, slot=arguments.slot,
+                               max_attempts=arguments.max_attempts, backoff=arguments.backoff)  # fmt: skip
+    worker = WebhookWorker(settings)
+    server = serve_metrics(worker, arguments.metrics_port) if arguments.metrics_port else None
+    try:
+        if arguments.once:
+            print(json.dumps(worker.run_once()), flush=True)
+            return 0
+        stop = threading.Event()
+        try:
+            worker.run(stop)
+        except KeyboardInterrupt:
+            stop.set()
+        return 0
+    finally:
+        if server is not None:
+            server.shutdown()
+        worker.close()
+
+
 def command_token(arguments: argparse.Namespace) -> int:
     """Print a signed JWT for a user (by email or id) or for a bare API role."""
     secret = config.load_or_create_secrets(config.state_dir()).jwt_secret
@@ -224,6 +311,31 @@ def parser() -> argparse.ArgumentParser:
     calls.add_argument("--interval", type=float, default=5.0, help="seconds between passes")
     calls.add_argument("--database-url")
     calls.set_defaults(handler=command_worker_calls)
+
+    export = workers.add_parser("export", help="write a user's data export and files into a zip archive")
+    export.add_argument("--user", required=True, help="email or id of an auth.users row")
+    export.add_argument("--output", required=True, help="the archive to write (.zip)")
+    export.add_argument("--url-seconds", type=int, default=3600, help="lifetime of the signed URLs in export.json")
+    export.add_argument("--database-url")
+    export.set_defaults(handler=command_worker_export)
+
+    retention = workers.add_parser("retention", help="delete expired messages in batches (where pg_cron is absent)")
+    retention.add_argument("--once", action="store_true", help="one pass, print its numbers as JSON, exit")
+    retention.add_argument("--batch-size", type=int, default=1000, help="messages per batch (one transaction each)")
+    retention.add_argument("--interval", type=float, default=600.0, help="seconds between passes")
+    retention.add_argument("--database-url")
+    retention.set_defaults(handler=command_worker_retention)
+
+    webhooks = workers.add_parser("webhooks", help="post outbox events to a URL (HMAC-signed, retried, at least once)")
+    webhooks.add_argument("--url", help="receiver URL (PARLEY_WEBHOOK_URL)")
+    webhooks.add_argument("--secret", help="HMAC signing secret (PARLEY_WEBHOOK_SECRET)")
+    webhooks.add_argument("--slot", default="parley_outbox", help="logical replication slot of the worker")
+    webhooks.add_argument("--max-attempts", type=int, default=8, help="attempts before an event is dead")
+    webhooks.add_argument("--backoff", type=float, default=1.0, help="first retry delay in seconds (doubles)")
+    webhooks.add_argument("--metrics-port", type=int, default=0, help="serve /metrics on this port (0: off)")
+    webhooks.add_argument("--once", action="store_true", help="one pass, print its numbers as JSON, exit")
+    webhooks.add_argument("--database-url")
+    webhooks.set_defaults(handler=command_worker_webhooks)
 
     migrate_command = commands.add_parser("migrate", help="apply pending migrations")
     migrate_command.add_argument("--database-url", help="target database (default: PARLEY_DATABASE_URL or embedded)")

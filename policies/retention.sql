@@ -1,0 +1,8 @@
+-- Retention settings and legal holds: readable by the conversation's members
+-- (they may know how long their messages are kept and that a hold applies)
+-- and by the organization's owners and admins. Written through the RPCs.
+
+drop policy if exists conversation_retention_select on public.conversation_retention;
+create policy conversation_retention_select on public.conversation_retention for select to authenticated
+  using (conversation_id in (select parley_internal.member_conversation_ids((select auth.uid())))
+         or parley_internal.is_organization_admin(organization_id, (select auth.uid())));
