@@ -90,19 +90,7 @@ end
 $$;
 comment on function parley_internal.export_my_data() is
   'Everything Parley holds about you as one JSON document: account email, profile, privacy settings, presence, organizations, conversations with your read state, the messages you sent (persona messages included) and your edits, reactions, mentions, uploaded files (object names: sign them with Storage to download), connections, blocks, reports you filed and restrictions on you. The worker command parley worker export writes it with the files into an archive.';
--- Written out by hand: publish_function derives argument lists from proargnames, which a function without
--- any argument does not have.
-select parley_internal.restrict_function('parley_internal.export_my_data()', '{authenticated}');
-create or replace function public.export_my_data()
-returns jsonb
-language sql
-stable
-security invoker
-set search_path = ''
-as $$ select parley_internal.export_my_data() $$;
-comment on function public.export_my_data() is
-  'Everything Parley holds about you as one JSON document: account email, profile, privacy settings, presence, organizations, conversations with your read state, the messages you sent (persona messages included) and your edits, reactions, mentions, uploaded files (object names: sign them with Storage to download), connections, blocks, reports you filed and restrictions on you. The worker command parley worker export writes it with the files into an archive.';
-select parley_internal.restrict_function('public.export_my_data()', '{authenticated}');
+select parley_internal.publish_function('parley_internal.export_my_data()');
 
 -- Erasure -------------------------------------------------------------------------
 

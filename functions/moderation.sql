@@ -25,7 +25,20 @@ as $$
 $$;
 comment on function parley_internal.moderated_organization_ids(uuid) is
   'The organizations where the user holds chat.moderate. Policies use it as "organization_id in (select ...)".';
-select parley_internal.restrict_function('parley_internal.moderated_organization_ids(uuid)', '{authenticated}');
+select parley_internal.restrict_function('parley_internal.moderated_organization_ids(uuid)', '{service_role}');
+
+create or replace function parley_internal.my_moderated_organization_ids()
+returns setof uuid
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select parley_internal.moderated_organization_ids((select auth.uid()))
+$$;
+comment on function parley_internal.my_moderated_organization_ids() is
+  'Policy helper: the organizations where the current user holds chat.moderate (evaluated once per statement).';
+select parley_internal.restrict_function('parley_internal.my_moderated_organization_ids()', '{authenticated}');
 
 create or replace function parley_internal.require_moderator(organization_id uuid, caller uuid)
 returns void

@@ -6,8 +6,8 @@
 
 drop policy if exists message_reports_select on public.message_reports;
 create policy message_reports_select on public.message_reports for select to authenticated
-  using (organization_id in (select parley_internal.moderated_organization_ids((select auth.uid()))));
+  using (organization_id in (select parley_internal.my_moderated_organization_ids()));
 
 drop policy if exists moderation_restrictions_select on public.moderation_restrictions;
 create policy moderation_restrictions_select on public.moderation_restrictions for select to authenticated
-  using (organization_id in (select parley_internal.moderated_organization_ids((select auth.uid()))));
+  using (organization_id in (select parley_internal.my_moderated_organization_ids()));

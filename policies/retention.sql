@@ -4,5 +4,5 @@
 
 drop policy if exists conversation_retention_select on public.conversation_retention;
 create policy conversation_retention_select on public.conversation_retention for select to authenticated
-  using (conversation_id in (select parley_internal.member_conversation_ids((select auth.uid())))
-         or parley_internal.is_organization_admin(organization_id, (select auth.uid())));
+  using (conversation_id in (select parley_internal.my_conversation_ids())
+         or parley_internal.my_organization_admin(organization_id));

@@ -27,6 +27,17 @@ from parley_dev.testing import TestDatabase
 # Published RPCs: public.<name> (SECURITY INVOKER wrapper) and parley_internal.<name> (SECURITY DEFINER
 # implementation, acting as auth.uid()). Reason: what the caller does with it.
 RPCS: dict[str, str] = {
+    "ban_user": "chat.moderate holders ban a user from a group or the organization's chat",
+    "export_my_data": "everything Parley holds about the caller",
+    "kick_member": "chat.moderate holders remove a member from a group",
+    "lift_restriction": "chat.moderate holders lift a ban or mute",
+    "mute_user": "chat.moderate holders mute a user for a duration",
+    "my_reports": "the reports the caller filed (moderator hidden unless the organization allows)",
+    "my_restrictions": "the bans and mutes on the caller",
+    "report_message": "the caller reports a message they can read",
+    "resolve_report": "chat.moderate holders action or dismiss a report",
+    "set_conversation_retention": "owners/admins set a conversation's retention period",
+    "set_legal_hold": "owners/admins put a conversation on legal hold",
     "accept_call": "the caller answers a call they are rung for",
     "decline_call": "the caller declines a call they are rung for",
     "end_call": "a participant ends (or cancels) the call",
@@ -146,6 +157,10 @@ OTHERS: dict[str, tuple[frozenset[str], str]] = {
     "parley_internal.my_history_cut_offs()": (
         frozenset({"authenticated"}),
         "messages select policy (since_joined cut-offs, chat.view)",
+    ),
+    "parley_internal.my_moderated_organization_ids()": (
+        frozenset({"authenticated"}),
+        "message_reports and moderation_restrictions select policies",
     ),
     "parley_internal.my_organization_admin(uuid)": (frozenset({"authenticated"}), "organization write policies"),
     "parley_internal.my_organization_member(uuid)": (frozenset({"authenticated"}), "organization read policies"),

@@ -58,6 +58,9 @@ CUSTOMER_READS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "get_or_create_notices_conversation": lambda s: {"organization_id": s["organization"]},
     "get_user_display_info": lambda s: {"user_id": s["customer"].id},
     "get_user_contacts": lambda s: {},
+    "export_my_data": lambda s: {},
+    "my_reports": lambda s: {},
+    "my_restrictions": lambda s: {},
     "search_messages": lambda s: {"query": "hello or hi or edited or ada or plan or renews"},
     "my_permissions": lambda s: {"organization_id": s["organization"]},
     "organization_features": lambda s: {"organization_id": s["organization"]},
@@ -70,7 +73,15 @@ PER_CONVERSATION = ("get_messages", "get_pinned_messages")
 # staff may call it (the customer is refused), or it answers about users the
 # caller names rather than about staff actions.
 NOT_CUSTOMER_READS: dict[str, str] = {
-    "accept_call": "calls: refused in support, persona and notices conversations (calls_not_supported), where staff act",
+    "ban_user": "moderators only (chat.moderate)",
+    "kick_member": "moderators only (chat.moderate)",
+    "lift_restriction": "moderators only (chat.moderate)",
+    "mute_user": "moderators only (chat.moderate)",
+    "resolve_report": "moderators only (chat.moderate)",
+    "report_message": "write; returns the caller's report (read back through my_reports, walked)",
+    "set_conversation_retention": "owners/admins only",
+    "set_legal_hold": "owners/admins only",
+    "accept_call": "calls: refused in support, persona and notices conversations (calls_not_supported)",
     "decline_call": "calls: refused in support, persona and notices conversations (calls_not_supported)",
     "end_call": "calls: refused in support, persona and notices conversations (calls_not_supported)",
     "get_call": "calls: none exist in support, persona and notices conversations (calls_not_supported)",
