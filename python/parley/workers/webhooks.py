@@ -200,17 +200,19 @@ class WebhookWorker:
         return base * random.uniform(0.8, 1.2)
 
     def deliver(self) -> int:
-        """Post due pending deliveries in commit order, each in its own transaction, until none is due or one
-        fails; returns how many were attempted."""
+        """Post pending deliveries strictly in commit order, each in its own transaction, until the oldest is
+        not yet due or one fails; returns how many were attempted."""
         attempted = 0
         while attempted < self.settings.batch_size:
             with self._connection.transaction():
+                # Head of line: the oldest pending event goes first, so receivers see commit order; while it
+                # waits for its retry, later events wait too (a dead event stops blocking the line).
                 row = self._connection.execute(
-                    "select event_id, event_type, payload, attempts from parley_internal.webhook_deliveries "
-                    "where status = 'pending' and next_attempt_at <= now() order by lsn, position limit 1 "
-                    "for update skip locked"
+                    "select event_id, event_type, payload, attempts, next_attempt_at <= now() as due "
+                    "from parley_internal.webhook_deliveries "
+                    "where status = 'pending' order by lsn, position limit 1 for update skip locked"
                 ).fetchone()
-                if row is None:
+                if row is None or not row["due"]:
                     return attempted
                 attempted += 1
                 body = json.dumps({"id": row["event_id"], **row["payload"]}, separators=(",", ":"),
