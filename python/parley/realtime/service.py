@@ -30,9 +30,10 @@ from websockets.http11 import Request, Response
 
 from parley import tokens
 from parley.realtime import auth
-from parley.realtime.hub import BACKPRESSURE_CLOSE_CODE, Hub, Session
+from parley.realtime.hub import BACKPRESSURE_CLOSE_CODE, VERSIONS, VSN_1, Hub, Session
 from parley.realtime.presence import PresencePolicy
-from parley.realtime.stream import SLOT, ChangeStream, Event, LogicalMessage, format_lsn
+from parley.realtime.resume import ResumeStore
+from parley.realtime.stream import SLOT, ChangeStream, Event, LogicalMessage, event_id, format_lsn
 
 log = logging.getLogger("parley.realtime")
 
@@ -42,6 +43,8 @@ DEFAULT_PORT = 4000
 """Where `parley realtime` and `make run` listen unless told otherwise."""
 RECORD_REFUSALS = ("parley_internal.record_refusals(jsonb, text)", "parley_internal.record_refusals(jsonb)")
 """Where refusal messages go (functions/monitoring.sql; source = the slot name), called only if one exists."""
+FLUSH_WAIT = 1.0
+"""Seconds a client's writer waits for its last write to leave the process before queuing more."""
 REFUSAL_BATCH = 500
 REFUSAL_BACKLOG = 10000
 """Refusals kept in memory while record_refusals fails; older ones are dropped (and counted) beyond this."""
@@ -75,6 +78,10 @@ class RealtimeConfig:
     """Seconds a can_see_presence decision is reused before it is fetched again."""
     refusal_check_interval: float = 30.0
     """Seconds between checks for parley_internal.record_refusals while it does not exist."""
+    resume_path: str | None = None
+    """Journal of resume cursors and tickets (survives ``kill -9``); None keeps them in memory only."""
+    resume_seconds: float = 300.0
+    """How long a dropped channel's cursor waits for its user to rejoin (docs/realtime.md, Resume)."""
 
 
 class RealtimeService:
@@ -91,9 +98,11 @@ class RealtimeService:
             check=AsyncConnectionPool.check_connection, kwargs={"connect_timeout": 5},
         )  # fmt: skip
         self.presence = PresencePolicy(self.pool, ttl=config.presence_ttl)
+        self.resume = ResumeStore(config.resume_path, ttl=config.resume_seconds)
         self.hub = Hub(
             config.jwt_secret, self._authorize, self.stream.replay_after, self._read_since,
             presence_filter=self.presence.filter, presence_prepare=self.presence.prepare,
+            position=self._position, resume=self.resume,
         )  # fmt: skip
         self.server: Server | None = None
         self.refusals_pending: list[LogicalMessage] = []
@@ -127,9 +136,14 @@ class RealtimeService:
         """The health endpoint's URL."""
         return f"http://{self.config.host}:{self.port}{HEALTH_PATH}"
 
+    def _position(self) -> str | None:
+        """An id at or after every event fanned out so far (every later event compares greater)."""
+        return event_id(self.stream.last_lsn, 99999) if self.stream.last_lsn else None
+
     async def start(self) -> None:
         """Open the change stream (rebuilding the replay buffer), then accept clients."""
         await self.stream.open()
+        self.resume.load()
         self.database_ok = True
         await self.pool.open(wait=False)
         # No permessage-deflate (Phoenix's default too): an event is framed once and written to every client
@@ -148,6 +162,9 @@ class RealtimeService:
     async def stop(self, *, drop_slots: bool = False) -> None:
         """Stop accepting, close clients, stop polling; optionally drop the slots."""
         self._stopping.set()
+        # Every open channel leaves a resume ticket: clients reconnecting to the next run miss nothing.
+        for session in list(self.hub.sessions):
+            self.hub.remove_session(session)
         if self.server is not None:
             self.server.close()
             await self.server.wait_closed()
@@ -157,6 +174,7 @@ class RealtimeService:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.pool.close()
+        self.resume.close()
         if drop_slots:
             await self.stream.drop_slots()
         else:
@@ -334,6 +352,8 @@ class RealtimeService:
             "backpressure_disconnects": self.hub.backpressure_disconnects,
             "refusals_forwarded": self.refusals_forwarded,
             "refusals_dropped": self.refusals_dropped,
+            "resume_tickets": self.resume.ticket_count,
+            "resumed": self.resume.resumed,
             "uptime_seconds": round(time.time() - self.started_at, 1),
         }
 
@@ -345,7 +365,14 @@ class RealtimeService:
             return Response(200, "OK", headers, body)
         if path.path.rstrip("/") != WEBSOCKET_PATH:
             return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
-        apikey = (parse_qs(path.query).get("apikey") or [None])[0]
+        query = parse_qs(path.query)
+        apikey = (query.get("apikey") or [None])[0]
+        vsn = (query.get("vsn") or [VSN_1])[0]
+        if vsn not in VERSIONS:
+            return connection.respond(HTTPStatus.BAD_REQUEST, f"unsupported vsn {vsn!r} (1.0.0 or 2.0.0)\n")
+        if "websocket" not in request.headers.get("Upgrade", "").lower():
+            return connection.respond(HTTPStatus.UPGRADE_REQUIRED, "this is a WebSocket endpoint (Supabase Realtime "
+                                      "protocol); connect with a realtime client\n")  # fmt: skip
         try:
             if not apikey:
                 raise tokens.TokenError("PGRST301", "apikey query parameter is required")
@@ -356,8 +383,10 @@ class RealtimeService:
 
     async def _handle(self, connection: ServerConnection) -> None:
         assert connection.request is not None
-        apikey = (parse_qs(urlsplit(connection.request.path).query).get("apikey") or [None])[0]
-        session = Session(self.hub, partial(send_batch, connection), apikey, self.config.max_queue)
+        query = parse_qs(urlsplit(connection.request.path).query)
+        apikey = (query.get("apikey") or [None])[0]
+        vsn = (query.get("vsn") or [VSN_1])[0]
+        session = Session(self.hub, partial(send_batch, connection), apikey, self.config.max_queue, vsn)
         closing: list[asyncio.Task[None]] = []
 
         def overloaded(session: Session) -> None:
@@ -376,7 +405,10 @@ class RealtimeService:
         except ConnectionClosed:
             pass
         finally:
-            self.hub.remove_session(session)
+            # A client that closed normally (1000, or 1001 going away) ended on purpose: no resume ticket.
+            # No close frame (a dropped connection) or any other code: its channels' cursors wait for it.
+            received = connection.protocol.close_rcvd
+            self.hub.remove_session(session, keep=received is None or received.code not in (1000, 1001))
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
                 await writer
@@ -397,8 +429,12 @@ class RealtimeService:
                 connection.transport.abort()
 
 
-async def send_batch(connection: ServerConnection, frames: list[bytes]) -> None:
-    """Write complete text frames in one transport write, inside the connection's send context.
+async def send_batch(connection: ServerConnection, frames: list[bytes]) -> int:
+    """Write complete frames in one transport write, inside the connection's send context.
+
+    Returns how many bytes are still buffered in the process afterwards
+    (waiting up to ``FLUSH_WAIT`` seconds for them to reach the kernel), so
+    that the hub moves resume cursors only past frames the kernel has.
 
     The send context is what ``connection.send`` uses: it checks that the
     connection is open and waits for the transport to drain (flow control:
@@ -411,6 +447,13 @@ async def send_batch(connection: ServerConnection, frames: list[bytes]) -> None:
         raise RuntimeError("frames are prebuilt without extensions")
     async with connection.send_context():
         connection.transport.write(b"".join(frames))
+    transport = connection.transport
+    deadline = time.monotonic() + FLUSH_WAIT
+    while (pending := transport.get_write_buffer_size()) and time.monotonic() < deadline:
+        if transport.is_closing():
+            return pending
+        await asyncio.sleep(0.005)
+    return pending
 
 
 def refusal_event(message: LogicalMessage) -> Any:
