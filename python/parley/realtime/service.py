@@ -487,6 +487,9 @@ class ServiceThread:
             self.loop.run_until_complete(self.service.start())
         except BaseException as error:
             self._error = error
+            if self.service is not None:  # what start() opened (the slot's pg_recvlogical child, the pool) closes
+                with contextlib.suppress(Exception):
+                    self.loop.run_until_complete(self.service.stop())
             self._ready.set()
             return
         self._ready.set()
@@ -522,12 +525,25 @@ class ServiceThread:
 
 
 async def serve_forever(config: RealtimeConfig) -> None:
-    """``parley realtime``: run until cancelled (Ctrl-C / SIGTERM)."""
+    """``parley realtime``: run until SIGINT or SIGTERM, then stop cleanly (clients get resume tickets)."""
+    import signal
+
     service = RealtimeService(config)
-    await service.start()
+    try:
+        await service.start()
+    except BaseException:
+        await service.stop()
+        raise
     print(f"parley realtime: {service.url}/websocket (health: {service.health_url})",
           flush=True)  # fmt: skip
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
         await service.stop()
+        log.info("parley realtime stopped")
