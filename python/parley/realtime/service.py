@@ -25,7 +25,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidMessage
 from websockets.http11 import Request, Response
 
 from parley import tokens
@@ -151,6 +151,7 @@ class RealtimeService:
         self.server = await serve(
             self._handle, self.config.host, self.config.port,
             process_request=self._process_request, close_timeout=self.config.close_timeout, compression=None,
+            create_connection=RealtimeConnection,
         )  # fmt: skip
         self._tasks.append(asyncio.create_task(self._poll_loop(), name="realtime-poll"))
         if self.config.retention_interval > 0:
@@ -427,6 +428,49 @@ class RealtimeService:
         finally:
             if connection.transport is not None and not connection.transport.is_closing():
                 connection.transport.abort()
+
+
+_NOT_WEBSOCKET_BODY = b"parley realtime: a WebSocket endpoint (GET /realtime/v1/websocket, GET /health)\n"
+NOT_WEBSOCKET = (
+    b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+    + b"Content-Length: %d\r\n\r\n" % len(_NOT_WEBSOCKET_BODY)
+    + _NOT_WEBSOCKET_BODY
+)
+"""The answer to a request websockets cannot parse as a GET (POST, HEAD, garbage): short, and no log traceback."""
+
+
+class RealtimeConnection(ServerConnection):
+    """A server connection that answers anything but a GET with a short 400 instead of logging a traceback."""
+
+    _head: bytes = b""
+    _checked: bool = False
+
+    def data_received(self, data: bytes) -> None:
+        """Check the request method once (websockets would log a traceback and drop the connection unanswered)."""
+        if self._checked:
+            super().data_received(data)
+            return
+        self._head += data
+        if len(self._head) < 4 and b"\n" not in self._head:
+            return
+        self._checked = True
+        head, self._head = self._head, b""
+        if not head.startswith(b"GET "):
+            log.info("not a WebSocket request from %s: answered 400", self.remote_address)
+            self.transport.write(NOT_WEBSOCKET)
+            self.transport.close()
+            return
+        super().data_received(head)
+
+    async def handshake(self, *args: Any, **kwargs: Any) -> None:
+        """websockets' handshake; a request that is no HTTP GET at all is logged in one line, not a traceback."""
+        try:
+            await super().handshake(*args, **kwargs)
+        except InvalidMessage as error:
+            log.info("not a WebSocket request from %s: %s", self.remote_address, error)
+            if not self.transport.is_closing():
+                self.transport.write(NOT_WEBSOCKET)
+                self.transport.close()
 
 
 async def send_batch(connection: ServerConnection, frames: list[bytes]) -> int:
