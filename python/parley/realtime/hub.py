@@ -17,6 +17,7 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from parley import tokens
@@ -241,9 +242,9 @@ def websocket_frame(data: bytes, *, binary: bool = False) -> bytes:
     return header + data
 
 
-SendBatch = Callable[[list[bytes]], Awaitable[int]]
-"""Writes complete WebSocket frames (see :func:`websocket_frame`) to the connection, in order, in one write;
-returns how many of those bytes are still buffered in the process (not yet handed to the kernel)."""
+SendBatch = Callable[[list[bytes], Callable[[int], None]], Awaitable[None]]
+"""Writes complete WebSocket frames (see :func:`websocket_frame`) to the connection, in order, in one write,
+then reports (one or more times) how many of those bytes the client has not acknowledged yet."""
 
 WRITE_BATCH = 1024
 """Most queued frames handed to the connection in one write (one syscall, one flow-control check)."""
@@ -269,6 +270,8 @@ class Session:
         self.closed = False
         self.close_reason: str | None = None
         self.on_overload: Callable[[Session], None] | None = None
+        self.abort: Callable[[], None] | None = None
+        """Reset the connection without a close frame, as a network drop does (set by the service)."""
 
     def push(self, message: Message | SharedFrame, mark: Mark = None) -> None:
         """Queue one message, encoded for this client's protocol version (fan-out shares :class:`SharedFrame` s).
@@ -300,8 +303,8 @@ class Session:
         """Send queued frames in order until cancelled, everything already queued in one write.
 
         After each write the resume cursors of the channels move to the last
-        event whose frame reached the kernel (what is still buffered in the
-        process is waited for, briefly, so an idle client's cursor is exact).
+        event whose frame the client's TCP stack acknowledged (waited for,
+        briefly, so that an idle client's cursor is exact).
         """
         outbox = self.outbox
         while True:
@@ -314,11 +317,10 @@ class Session:
                 outbox.clear()
             else:
                 batch = [outbox.popleft() for _ in range(WRITE_BATCH)]
-            pending = await self._send([frame for frame, _ in batch])
-            self._advance(batch, pending)
+            await self._send([frame for frame, _ in batch], partial(self._advance, batch))
 
     def _advance(self, batch: list[tuple[bytes, Mark]], pending: int) -> None:
-        """Move resume cursors past the frames of ``batch`` that are no longer buffered (``pending`` bytes are)."""
+        """Move resume cursors past the frames of ``batch`` the client has (the last ``pending`` bytes it has not)."""
         sent = sum(len(frame) for frame, _ in batch) - pending
         moved: set[Channel] = set()
         for frame, mark in batch:

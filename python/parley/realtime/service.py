@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import logging
+import struct
+import termios
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from http import HTTPStatus
@@ -44,7 +48,7 @@ DEFAULT_PORT = 4000
 RECORD_REFUSALS = ("parley_internal.record_refusals(jsonb, text)", "parley_internal.record_refusals(jsonb)")
 """Where refusal messages go (functions/monitoring.sql; source = the slot name), called only if one exists."""
 FLUSH_WAIT = 1.0
-"""Seconds a client's writer waits for its last write to leave the process before queuing more."""
+"""Seconds a client's writer waits for its last write to be acknowledged by the client's TCP stack."""
 REFUSAL_BATCH = 500
 REFUSAL_BACKLOG = 10000
 """Refusals kept in memory while record_refusals fails; older ones are dropped (and counted) beyond this."""
@@ -395,6 +399,7 @@ class RealtimeService:
             writer.cancel()
 
         session.on_overload = overloaded
+        session.abort = connection.transport.abort
         self.hub.add_session(session)
         writer = asyncio.create_task(session.write_loop())
         log.info("client %s connected from %s", session.id, connection.remote_address)
@@ -473,31 +478,47 @@ class RealtimeConnection(ServerConnection):
                 self.transport.close()
 
 
-async def send_batch(connection: ServerConnection, frames: list[bytes]) -> int:
-    """Write complete frames in one transport write, inside the connection's send context.
+def unacknowledged(sock: Any) -> int:
+    """Bytes in a socket's send queue the peer has not acknowledged yet (Linux SIOCOUTQ; 0 where unsupported)."""
+    if sock is None:
+        return 0
+    try:
+        return int(struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0])
+    except (OSError, ValueError):
+        return 0
 
-    Returns how many bytes are still buffered in the process afterwards
-    (waiting up to ``FLUSH_WAIT`` seconds for them to reach the kernel), so
-    that the hub moves resume cursors only past frames the kernel has.
+
+async def send_batch(connection: ServerConnection, frames: list[bytes], progress: Callable[[int], None]) -> None:
+    """Write complete frames in one transport write, inside the connection's send context.
 
     The send context is what ``connection.send`` uses: it checks that the
     connection is open and waits for the transport to drain (flow control:
     a client that does not read stalls here, its queue fills, and it is
     disconnected). The frames are built once per event for all clients
-    (hub.text_frame), which is valid because no extension is negotiated
+    (hub.SharedFrame), which is valid because no extension is negotiated
     (compression is off) and a server never masks.
+
+    Then, for up to ``FLUSH_WAIT`` seconds, ``progress`` is told how many of
+    the bytes are not yet acknowledged by the client's TCP stack (still in
+    the process, or in the kernel's send queue): the hub moves resume cursors
+    past the frames the client's kernel has, which it delivers to the client
+    even if this process dies the next instant.
     """
     if connection.protocol.extensions:  # pragma: no cover - serve() is called with compression=None
         raise RuntimeError("frames are prebuilt without extensions")
     async with connection.send_context():
         connection.transport.write(b"".join(frames))
     transport = connection.transport
+    sock = transport.get_extra_info("socket")
     deadline = time.monotonic() + FLUSH_WAIT
-    while (pending := transport.get_write_buffer_size()) and time.monotonic() < deadline:
-        if transport.is_closing():
-            return pending
-        await asyncio.sleep(0.005)
-    return pending
+    pause = 0.0
+    while True:
+        pending = transport.get_write_buffer_size() + unacknowledged(sock)
+        progress(pending)
+        if not pending or transport.is_closing() or time.monotonic() > deadline:
+            return
+        await asyncio.sleep(pause)
+        pause = min(0.005, pause + 0.001)
 
 
 def refusal_event(message: LogicalMessage) -> Any:
