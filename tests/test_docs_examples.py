@@ -215,3 +215,17 @@ def test_realtime_md_js_examples_run_under_node_and_receive_events(database, api
             f"{block.path.name}:{block.line}: the example received no message_created: {seen} (stderr: {err})"
         )
         assert any(item["kind"] == "apply" for item in seen)
+
+
+def test_readme_first_calls_python_example_runs(database, seeded):
+    """README.md "First calls": the placeholders are the banner's API URL and JWT secret."""
+    [block] = blocks(ROOT / "README.md", "python")
+    code = block.text.replace('"postgresql://authenticator:...@127.0.0.1:PORT/postgres"', repr(database.api_url))
+    code = code.replace('"JWT secret from the banner"', repr(database.jwt_secret))
+    code = code.replace("print(", "result = (")
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    try:
+        assert any(message["body"] == "Hi Bob" for message in scope["result"])
+    finally:
+        scope["api"].close()
