@@ -11,7 +11,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from parley import config, migrate, testing
+from parley import config, migrate
+from parley_dev import testing
 
 FOLDERS = ("sql", "policies", "functions", "storage")
 

@@ -7,7 +7,8 @@ import uuid
 import psycopg
 import pytest
 
-from parley import migrate, testing
+from parley import migrate
+from parley_dev import testing
 from parley.db import Api, ApiError
 
 
