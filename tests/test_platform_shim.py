@@ -8,8 +8,8 @@ import psycopg
 import pytest
 
 from parley import migrate
-from parley_dev import testing
 from parley.db import Api, ApiError
+from parley_dev import testing
 
 
 @pytest.fixture(scope="module")
