@@ -1,16 +1,19 @@
 # Parley: `make run` starts the embedded stack, `make test` runs every test,
 # `make bench SCALE=small|full` runs the benchmarks (docs/benchmarks.md; never
 # part of `make test`). All install what is missing first (Debian packages,
-# a pinned virtualenv; pgbench comes with postgresql-15).
+# a pinned virtualenv; pgbench comes with postgresql-15); `make test` also
+# installs node and the pinned JavaScript clients (tests/js, npm ci).
 
 SHELL := /bin/bash
 VENV := .venv
 PYTHON := $(VENV)/bin/python
-PG_PACKAGES := postgresql-15 postgresql-15-pgtap postgresql-15-wal2json
+PG_PACKAGES := postgresql-15 postgresql-15-pgtap postgresql-15-wal2json python3-venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTHON_STAMP := $(VENV)/.installed
+JS_DIR := tests/js
+JS_STAMP := $(JS_DIR)/node_modules/.installed
 
-.PHONY: run test reset deps system-packages lint migrate stop clean bench
+.PHONY: run test reset deps test-deps system-packages node-packages lint migrate stop clean bench
 
 run: deps
 	$(VENV)/bin/parley run
@@ -23,7 +26,7 @@ run: deps
 PLATFORM_DIR ?= $(abspath ../shared/supabase-platform)
 TARGET ?=
 PYTEST_ARGS ?=
-test: deps lint
+test: deps test-deps lint
 ifneq ($(TARGET),)
 	PARLEY_PLATFORM_DIR=$(PLATFORM_DIR) $(PYTHON) -m pytest --target $(TARGET) $(PYTEST_ARGS)
 else
@@ -61,6 +64,20 @@ stop: deps
 
 deps: system-packages $(PYTHON_STAMP)
 
+# The official JavaScript client the realtime tests run under node (pinned in tests/js/package-lock.json).
+test-deps: node-packages $(JS_STAMP)
+
+node-packages:
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+	  echo "Installing Debian packages: nodejs npm"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends nodejs npm; \
+	fi
+
+$(JS_STAMP): $(JS_DIR)/package.json $(JS_DIR)/package-lock.json
+	npm ci --prefix $(JS_DIR) --no-audit --no-fund --loglevel=error
+	touch $(JS_STAMP)
+
 # Installs only what is missing; a no-op taking milliseconds otherwise.
 # Debian's postgresql-common would create and start a "main" cluster on
 # install; Parley runs its own, so that is switched off first.
@@ -83,9 +100,9 @@ system-packages:
 $(PYTHON_STAMP): requirements.lock pyproject.toml
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.lock
-	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps -e .
+	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps -e '.[test]'
 	touch $(PYTHON_STAMP)
 
 clean:
 	-$(VENV)/bin/parley stop
-	rm -rf .parley $(VENV)
+	rm -rf .parley $(VENV) $(JS_DIR)/node_modules

@@ -18,6 +18,7 @@ from parley import migrate, stack
 from parley.cluster import EmbeddedCluster, free_port
 from parley.realtime import RealtimeConfig, ServiceThread
 from parley.realtime.stream import ChangeStream
+from realtime_js_support import JsClient
 from realtime_support import add_member, install_scratch_policies, send_from_database, subscribe, until
 
 
@@ -110,18 +111,28 @@ def test_delivery_resumes_without_loss_after_postgresql_restarts(dedicated_clust
     service = ServiceThread(RealtimeConfig(url, cluster.secrets.jwt_secret, port=0, poll_interval=0.02,
                                            retention_interval=0)).start()  # fmt: skip
 
+    js = JsClient(service.url, token)  # supabase-js on protocol 2.0.0, next to the Python client on 1.0.0
+
+    def js_numbers():
+        return [item["payload"]["n"] for item in js.broadcasts("room")]
+
     async def scenario():
         subscriber = await subscribe(service.url, token, "room:pg")
+        js.subscribe("room", "room:pg")
         await send_from_database(url, "room:pg", [("m", {"n": n}) for n in range(10)])
-        await until(lambda: len(subscriber.received) == 10, what="before the restart")
+        await until(lambda: len(subscriber.received) == 10 and len(js_numbers()) == 10, what="before the restart")
         await asyncio.to_thread(cluster.stop)
         await asyncio.to_thread(cluster.start)
         await send_from_database(url, "room:pg", [("m", {"n": n}) for n in range(10, 20)])
-        await until(lambda: len(subscriber.received) >= 20, timeout=30, what="after the restart")
+        await until(lambda: len(subscriber.received) >= 20 and len(js_numbers()) >= 20, timeout=30,
+                    what="after the restart")  # fmt: skip
+        await asyncio.sleep(0.5)  # a duplicate would arrive now
         assert subscriber.payloads() == [{"n": n} for n in range(20)]
+        assert js_numbers() == list(range(20))
         await subscriber.close()
 
     try:
         asyncio.run(asyncio.wait_for(scenario(), 90))
     finally:
+        js.close()
         service.stop(drop_slots=True)

@@ -34,13 +34,31 @@ def command_migrate(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def realtime_port() -> int:
+    """PARLEY_REALTIME_PORT, else 4000."""
+    return int(os.environ.get("PARLEY_REALTIME_PORT") or DEFAULT_PORT)
+
+
+def resume_journal(slot: str) -> str:
+    """Where the realtime service journals resume cursors: ``<state dir>/realtime-<slot>.resume``."""
+    return str(config.state_dir() / f"realtime-{slot}.resume")
+
+
 def start_realtime(host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> Callable[[stack.Stack], Callable[[], None]]:
     """An extra service for ``stack.run``: the realtime service on its own thread."""
 
     def start(running: stack.Stack) -> Callable[[], None]:
         from parley.realtime import RealtimeConfig, ServiceThread
 
-        thread = ServiceThread(RealtimeConfig(running.database_url, running.jwt_secret, host=host, port=port)).start()
+        settings = RealtimeConfig(running.database_url, running.jwt_secret, host=host, port=port,
+                                  resume_path=resume_journal("parley_realtime"))  # fmt: skip
+        try:
+            thread = ServiceThread(settings).start()
+        except RuntimeError as error:
+            cause = error.__cause__
+            detail = (cause.strerror if isinstance(cause, OSError) else None) or str(cause or error)
+            raise stack.StartupError(f"the realtime service cannot listen on {host}:{port}: {detail} "
+                                     "(set PARLEY_REALTIME_PORT to another port)") from error  # fmt: skip
         assert thread.service is not None
         running.services.append(f"Realtime (Supabase protocol) on {thread.url}  (health: {thread.service.health_url})")
         return thread.stop
@@ -50,8 +68,8 @@ def start_realtime(host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> Callabl
 
 def command_run(arguments: argparse.Namespace) -> int:
     """Start the embedded stack and wait for Ctrl-C."""
-    stack.run(extra_services=[start_realtime(port=arguments.realtime_port)])
-    return 0
+    port = arguments.realtime_port if arguments.realtime_port is not None else realtime_port()
+    return stack.run(extra_services=[start_realtime(port=port)])
 
 
 def command_realtime(arguments: argparse.Namespace) -> int:
@@ -64,12 +82,16 @@ def command_realtime(arguments: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     url = _database_url(arguments.database_url)
     secret = config.load_or_create_secrets(config.state_dir()).jwt_secret
-    settings = RealtimeConfig(url, secret, host=arguments.host, port=arguments.port, slot=arguments.slot,
-                              max_queue=arguments.max_queue)  # fmt: skip
+    port = arguments.port if arguments.port is not None else realtime_port()
+    settings = RealtimeConfig(url, secret, host=arguments.host, port=port, slot=arguments.slot,
+                              max_queue=arguments.max_queue,
+                              resume_path=arguments.resume_journal or resume_journal(arguments.slot))  # fmt: skip
     try:
         asyncio.run(serve_forever(settings))
-    except KeyboardInterrupt:
-        pass
+    except OSError as error:  # the port is taken, most likely
+        print(f"parley realtime: cannot listen on {arguments.host}:{port}: {error.strerror or error}; "
+              "set PARLEY_REALTIME_PORT or --port", file=sys.stderr)  # fmt: skip
+        return 1
     return 0
 
 
@@ -281,15 +303,17 @@ def parser() -> argparse.ArgumentParser:
     commands = root.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="start the embedded stack (make run)")
-    run.add_argument("--realtime-port", type=int, default=DEFAULT_PORT, help="port of the realtime service")
+    run.add_argument("--realtime-port", type=int, default=None,
+                     help="port of the realtime service (PARLEY_REALTIME_PORT, 4000)")  # fmt: skip
     run.set_defaults(handler=command_run)
 
     realtime = commands.add_parser("realtime", help="run the realtime (WebSocket) service")
     realtime.add_argument("--host", default="127.0.0.1")
-    realtime.add_argument("--port", type=int, default=DEFAULT_PORT)
+    realtime.add_argument("--port", type=int, default=None, help="PARLEY_REALTIME_PORT, 4000")
     realtime.add_argument("--slot", default="parley_realtime", help="logical replication slot name")
     realtime.add_argument("--max-queue", type=int, default=1000, help="outgoing messages buffered per client")
     realtime.add_argument("--database-url")
+    realtime.add_argument("--resume-journal", help="resume cursor journal (default: <state dir>/realtime-SLOT.resume)")
     realtime.set_defaults(handler=command_realtime)
 
     worker = commands.add_parser("worker", help="run a background worker")

@@ -134,6 +134,8 @@ class Api:
             name="parley-api",
         )
         self._functions: dict[str, list[_Function]] = {}
+        self._pre_request: sql.Composable | None = None
+        self._pre_request_loaded = False
 
     def close(self) -> None:
         """Close every pooled connection."""
@@ -201,9 +203,32 @@ class Api:
                             json.dumps(merged_headers),
                         ),
                     )
+                    pre_request = self._pre_request_call(connection)
+                    if pre_request is not None:
+                        connection.execute(pre_request)
                     yield connection
             except psycopg.Error as error:
                 raise ApiError.from_database(error, anonymous=role == "anon") from error
+
+    def _pre_request_call(self, connection: psycopg.Connection[dict[str, Any]]) -> sql.Composable | None:
+        """``select <db-pre-request>()`` if the database configures one for PostgREST (``pgrst.db_pre_request``
+        on the authenticator role, read once), as PostgREST calls it before every request's statement."""
+        if not self._pre_request_loaded:
+            row = connection.execute(
+                """
+                select split_part(setting, '=', 2) as function
+                from pg_catalog.pg_db_role_setting s, unnest(s.setconfig) as setting
+                where s.setrole = (select oid from pg_catalog.pg_roles where rolname = 'authenticator')
+                  and s.setdatabase in (0, (select oid from pg_catalog.pg_database where datname = current_database()))
+                  and setting like 'pgrst.db_pre_request=%'
+                order by s.setdatabase desc limit 1
+                """
+            ).fetchone()
+            name = row["function"].strip() if row and row["function"] else ""
+            if name:
+                self._pre_request = sql.SQL("select {}()").format(sql.Identifier(*name.split(".", 1)))
+            self._pre_request_loaded = True
+        return self._pre_request
 
     def query(
         self,

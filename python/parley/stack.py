@@ -7,6 +7,7 @@ services up until Ctrl-C. Tests build on :class:`Stack` too.
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,8 +26,18 @@ DEMO_USERS = {
     "alice": ("00000000-0000-4000-8000-00000000a11c", "alice@example.com"),
     "bob": ("00000000-0000-4000-8000-000000000b0b", "bob@example.com"),
     "admin": ("00000000-0000-4000-8000-0000000ad317", "admin@example.com"),
+    "carol": ("00000000-0000-4000-8000-0000000ca201", "carol@example.com"),
 }
 """Demo users created by supabase/seed.sql, by name: (id, email)."""
+
+DEMO_ROLES = {"alice": "member", "bob": "member", "admin": "owner", "carol": "guest"}
+"""Each demo user's role in the demo organization (supabase/seed.sql)."""
+
+DEMO_ORGANIZATION = ("00000000-0000-4000-8000-0000000ac3e0", "Acme Tutoring")
+"""The demo organization: (id, name)."""
+
+DEMO_PERSONA = ("00000000-0000-4000-8000-00000005a9e0", "Support Team")
+"""The demo organization's persona: (id, display name)."""
 
 
 @dataclass
@@ -114,7 +125,15 @@ def describe(stack: Stack) -> str:
     ]
     for name in DEMO_USERS:
         lines.append(f"    {name:<13} {stack.token(user=name, expires_in=86400)}")
-    lines += ["", "  Services:"]
+    lines += [
+        "",
+        f"  Organization: {DEMO_ORGANIZATION[1]}  {DEMO_ORGANIZATION[0]}",
+        f"  Persona:      {DEMO_PERSONA[1]}  {DEMO_PERSONA[0]}",
+        "  Users:",
+    ]
+    lines += [f"    {name:<13} {user_id}  {email}  ({DEMO_ROLES[name]})"
+              for name, (user_id, email) in DEMO_USERS.items()]  # fmt: skip
+    lines += ["", '  Call the API from Python or supabase-js: see README.md, "First calls".', "", "  Services:"]
     lines += [f"    - {service}" for service in stack.services] or ["    - (external database)"]
     lines += ["", "Press Ctrl-C to stop."]
     return "\n".join(lines)
@@ -145,8 +164,13 @@ def start_file_worker(running: Stack) -> Callable[[], None]:
     if isinstance(backend, LocalBackend):
         try:
             server = SignedUrlServer(backend).start()
-        except OSError as error:  # e.g. the port is taken: files still work, downloads need another server
-            running.services.append(f"Storage: local files in {backend.root}; signed-URL server NOT started: {error}")
+        except OSError as error:  # the port is taken, most likely
+            worker_log.removeHandler(handler)
+            handler.close()
+            raise StartupError(
+                f"the storage signed-URL server cannot listen on {backend.public_url}: {error.strerror or error} "
+                "(set PARLEY_STORAGE_PUBLIC_URL to another port)"
+            ) from error
         else:
             stops.append(server.stop)
             running.services.append(f"Storage: local files in {backend.root}; signed URLs served on {server.url}")
@@ -166,27 +190,59 @@ def start_file_worker(running: Stack) -> Callable[[], None]:
     return stop
 
 
-def run(extra_services: list[Callable[[Stack], Callable[[], None]]] | None = None) -> None:
-    """``make run``: start everything, print the banner, wait for Ctrl-C, stop cleanly.
+class StartupError(RuntimeError):
+    """A service of ``make run`` could not start (a port in use, say); the message is one line for the console."""
+
+
+def run(extra_services: list[Callable[[Stack], Callable[[], None]]] | None = None) -> int:
+    """``make run``: start everything, print the banner, wait for SIGINT/SIGTERM, stop cleanly. Returns the exit code.
 
     The file worker always starts (:func:`start_file_worker`); each extra
-    service is started with the stack and returns its stop function.
+    service is started with the stack and returns its stop function. If
+    anything fails to start (a port in use), one line says what and
+    everything already started is stopped again.
     """
-    stack = start()
-    check_credentials(stack)
-    stoppers = [service(stack) for service in [start_file_worker, *(extra_services or [])]]
-    print(describe(stack), flush=True)
     stopping = threading.Event()
+    started = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stopping.set()
+        if not started.is_set():
+            raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    running: Stack | None = None
+    stoppers: list[Callable[[], None]] = []
+
+    def stop_all() -> None:
+        for stop in reversed(stoppers):
+            try:
+                stop()
+            except Exception as error:  # keep stopping the rest
+                print(f"parley run: stopping a service failed: {error}", file=sys.stderr, flush=True)
+        stoppers.clear()
+        if running is not None and running.cluster is not None:
+            running.cluster.stop()
+
+    try:
+        running = start()
+        check_credentials(running)
+        for service in [start_file_worker, *(extra_services or [])]:
+            stoppers.append(service(running))
+        started.set()
+    except StartupError as error:
+        print(f"parley run: {error}", file=sys.stderr, flush=True)
+        stop_all()
+        print("parley run: stopped everything it had started.", file=sys.stderr, flush=True)
+        return 1
+    except KeyboardInterrupt:
+        stop_all()
+        print("Stopped during start-up.", flush=True)
+        return 130
+    print(describe(running), flush=True)
     stopping.wait()
     print("\nStopping…", flush=True)
-    for stop in reversed(stoppers):
-        stop()
-    if stack.cluster is not None:
-        stack.cluster.stop()
+    stop_all()
     print("Stopped. Data is kept; `make run` again picks it up.", flush=True)
+    return 0

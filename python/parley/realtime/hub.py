@@ -17,11 +17,13 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from parley import tokens
 from parley.realtime.auth import Access
 from parley.realtime.events import client_event_refusal
+from parley.realtime.resume import ResumeStore
 from parley.realtime.stream import Event, ReplayResult
 
 log = logging.getLogger("parley.realtime.hub")
@@ -58,17 +60,71 @@ RECHECKING_EVENTS: dict[str, str | None] = {"member_role_changed": "user_id", "c
 user's private channels (None: every private channel) are re-authorized, refusing client broadcasts meanwhile."""
 
 
-def message(topic: str, event: str, payload: Any, ref: str | None = None, join_ref: str | None = None) -> str:
-    """One Phoenix message, JSON-encoded."""
-    return json.dumps({"topic": topic, "event": event, "payload": payload, "ref": ref, "join_ref": join_ref})
+VSN_1 = "1.0.0"
+VSN_2 = "2.0.0"
+VERSIONS = (VSN_1, VSN_2)
+"""Phoenix serializer versions spoken: 1.0.0 (JSON objects) and 2.0.0 (JSON arrays plus binary user broadcasts)."""
+
+USER_BROADCAST_PUSH = 3
+"""Binary frame kind of a client broadcast push (vsn 2.0.0, realtime-js's serializer)."""
+USER_BROADCAST = 4
+"""Binary frame kind of a relayed client broadcast (server to vsn 2.0.0 clients)."""
+BINARY_ENCODING = 0
+JSON_ENCODING = 1
 
 
-def reply(topic: str, ref: str | None, status: str, response: dict[str, Any], join_ref: str | None = None) -> str:
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One Phoenix message, encoded per client (:meth:`encode`) for the protocol version it speaks."""
+
+    topic: str
+    event: str
+    payload: Any
+    ref: str | None = None
+    join_ref: str | None = None
+
+    def encode(self, vsn: str) -> str:
+        """JSON text: an object for vsn 1.0.0, ``[join_ref, ref, topic, event, payload]`` for 2.0.0."""
+        if vsn == VSN_2:
+            return json.dumps([self.join_ref, self.ref, self.topic, self.event, self.payload])
+        return json.dumps({"topic": self.topic, "event": self.event, "payload": self.payload,
+                           "ref": self.ref, "join_ref": self.join_ref})  # fmt: skip
+
+
+class SharedFrame:
+    """A fan-out message whose WebSocket frame is built once per protocol version and shared by every client."""
+
+    __slots__ = ("_frames", "binary", "message")
+
+    def __init__(self, message: Message, binary: bytes | None = None) -> None:
+        self.message = message
+        self.binary = binary
+        """For vsn 2.0.0 clients, a binary ``user_broadcast`` body sent instead of the JSON message."""
+        self._frames: dict[str, bytes] = {}
+
+    def frame(self, vsn: str) -> bytes:
+        """The complete WebSocket frame for a client speaking ``vsn``."""
+        frame = self._frames.get(vsn)
+        if frame is None:
+            if vsn == VSN_2 and self.binary is not None:
+                frame = websocket_frame(self.binary, binary=True)
+            else:
+                frame = websocket_frame(self.message.encode(vsn).encode())
+            self._frames[vsn] = frame
+        return frame
+
+
+def message(topic: str, event: str, payload: Any, ref: str | None = None, join_ref: str | None = None) -> Message:
+    """One Phoenix message (encoded per client when queued)."""
+    return Message(topic, event, payload, ref, join_ref)
+
+
+def reply(topic: str, ref: str | None, status: str, response: dict[str, Any], join_ref: str | None = None) -> Message:
     """A ``phx_reply`` to the client push ``ref``."""
     return message(topic, "phx_reply", {"status": status, "response": response}, ref, join_ref)
 
 
-def broadcast_message(topic_name: str, event: Event, *, replayed: bool = False) -> str:
+def broadcast_message(topic_name: str, event: Event, *, replayed: bool = False) -> Message:
     """A database broadcast as Supabase sends it, with Parley's event id in ``meta.id``."""
     meta: dict[str, Any] = {"id": event.id, "message_id": event.message_id}
     if replayed:
@@ -77,10 +133,56 @@ def broadcast_message(topic_name: str, event: Event, *, replayed: bool = False) 
     return message(TOPIC_PREFIX + topic_name, "broadcast", payload)
 
 
-def system_message(topic_name: str, status: str, text: str, extension: str = "system") -> str:
+def system_message(topic_name: str, status: str, text: str, extension: str = "system") -> Message:
     """A ``system`` message (status ``ok`` or ``error``) as Supabase sends them."""
     payload = {"channel": topic_name, "extension": extension, "message": text, "status": status}
     return message(TOPIC_PREFIX + topic_name, "system", payload)
+
+
+@dataclass(frozen=True, slots=True)
+class UserBroadcastPush:
+    """A binary client broadcast push (vsn 2.0.0): realtime-js sends ``channel.send({type: 'broadcast', ...})`` so."""
+
+    join_ref: str | None
+    ref: str | None
+    topic: str
+    event: str
+    encoding: int
+    payload: bytes
+
+    @classmethod
+    def decode(cls, data: bytes) -> UserBroadcastPush:
+        """Parse ``kind, len(join_ref), len(ref), len(topic), len(event), len(meta), encoding`` + fields + payload."""
+        if len(data) < 7 or data[0] != USER_BROADCAST_PUSH:
+            raise ValueError("not a user broadcast push")
+        join_ref_len, ref_len, topic_len, event_len, meta_len, encoding = data[1:7]
+        offset = 7
+        fields = []
+        for length in (join_ref_len, ref_len, topic_len, event_len, meta_len):
+            if offset + length > len(data):
+                raise ValueError("truncated user broadcast push")
+            fields.append(data[offset : offset + length].decode())
+            offset += length
+        join_ref, ref, topic, event, _meta = fields
+        return cls(join_ref or None, ref or None, topic, event, encoding, data[offset:])
+
+    def json_payload(self) -> Any:
+        """The payload as JSON (None when it is binary or not valid JSON)."""
+        if self.encoding != JSON_ENCODING:
+            return None
+        try:
+            return json.loads(self.payload)
+        except ValueError:
+            return None
+
+
+def user_broadcast(topic: str, event: str, encoding: int, payload: bytes) -> bytes:
+    """The binary ``user_broadcast`` body realtime-js decodes: kind, lengths, encoding, topic, event, payload."""
+    topic_bytes, event_bytes = topic.encode(), event.encode()
+    if len(topic_bytes) > 255 or len(event_bytes) > 255:
+        raise ValueError("topic or event longer than 255 bytes")
+    header = bytes((USER_BROADCAST, len(topic_bytes), len(event_bytes), 0, encoding))
+    return header + topic_bytes + event_bytes + payload
 
 
 @dataclass(eq=False)
@@ -100,6 +202,9 @@ class Channel:
     presence_ref: str | None = None
     seen_up_to: str | None = None
     """The event id the client resumed after: live events up to it are duplicates (see Hub.deliver)."""
+    cursor: str | None = None
+    """Resume cursor: the last database event id handed to the kernel (before any: the stream position at join)."""
+    uid: str = field(default_factory=lambda: uuid.uuid4().hex)
     expiry: asyncio.TimerHandle | None = None
     expires_at: float = field(default=float("inf"))
     shown: set[str] = field(default_factory=set)
@@ -116,51 +221,68 @@ class Channel:
         sub = self.claims.get("sub")
         return str(sub) if sub else None
 
+    @property
+    def resume_key(self) -> tuple[str, str, bool] | None:
+        """(user id, topic name, private): what automatic resume remembers this channel under (None: no user)."""
+        user = self.user_id
+        return (user, self.name, self.private) if user else None
 
-SendBatch = Callable[[list[bytes]], Awaitable[None]]
-"""Writes complete WebSocket frames (see :func:`text_frame`) to the connection, in order, in one write."""
+
+def websocket_frame(data: bytes, *, binary: bool = False) -> bytes:
+    """A complete, final, unmasked WebSocket text (or binary) frame, server to client, no extensions.
+
+    Fan-out builds the frame of an event once and writes the same bytes to
+    every client speaking the same protocol version (:class:`SharedFrame`);
+    the service disables permessage-deflate, so no connection needs a frame
+    of its own.
+    """
+    opcode = 0x82 if binary else 0x81
+    length = len(data)
+    if length < 126:
+        header = bytes((opcode, length))
+    elif length < 65536:
+        header = bytes((opcode, 126)) + length.to_bytes(2, "big")
+    else:
+        header = bytes((opcode, 127)) + length.to_bytes(8, "big")
+    return header + data
+
+
+SendBatch = Callable[[list[bytes], Callable[[int], None]], Awaitable[None]]
+"""Writes complete WebSocket frames (see :func:`websocket_frame`) to the connection, in order, in one write,
+then reports (one or more times) how many of those bytes the client has not acknowledged yet."""
 
 WRITE_BATCH = 1024
 """Most queued frames handed to the connection in one write (one syscall, one flow-control check)."""
 
-
-def text_frame(data: bytes) -> bytes:
-    """A complete, final, unmasked WebSocket text frame (server to client, no extensions) carrying ``data``.
-
-    Fan-out builds the frame of an event once and writes the same bytes to
-    every client; the service disables permessage-deflate, so no connection
-    needs a frame of its own.
-    """
-    length = len(data)
-    if length < 126:
-        header = bytes((0x81, length))
-    elif length < 65536:
-        header = bytes((0x81, 126)) + length.to_bytes(2, "big")
-    else:
-        header = bytes((0x81, 127)) + length.to_bytes(8, "big")
-    return header + data
+Mark = tuple["Channel", str] | None
+"""What a queued frame delivers: (channel, database event id), or None."""
 
 
 class Session:
-    """One WebSocket client: its channels and its bounded outgoing queue of frames."""
+    """One WebSocket client: its channels, its protocol version and its bounded outgoing queue of frames."""
 
-    def __init__(self, hub: Hub, send: SendBatch, apikey: str | None, max_queue: int) -> None:
+    def __init__(self, hub: Hub, send: SendBatch, apikey: str | None, max_queue: int, vsn: str = VSN_1) -> None:
         self.hub = hub
         self.id = uuid.uuid4().hex[:12]
         self._send = send
         self.apikey = apikey
-        self.outbox: deque[bytes] = deque()
-        """Frames not yet handed to the connection (at most ``max_queue``)."""
+        self.vsn = vsn if vsn in VERSIONS else VSN_1
+        self.outbox: deque[tuple[bytes, Mark]] = deque()
+        """Frames not yet handed to the connection (at most ``max_queue``), each with what it delivers."""
         self._wakeup = asyncio.Event()
         self.max_queue = max_queue
         self.channels: dict[str, Channel] = {}
         self.closed = False
         self.close_reason: str | None = None
         self.on_overload: Callable[[Session], None] | None = None
+        self.abort: Callable[[], None] | None = None
+        """Reset the connection without a close frame, as a network drop does (set by the service)."""
 
-    def push(self, message: str | bytes) -> None:
-        """Queue one message: a str (framed here) or a frame built by :func:`text_frame` (fan-out builds once).
+    def push(self, message: Message | SharedFrame, mark: Mark = None) -> None:
+        """Queue one message, encoded for this client's protocol version (fan-out shares :class:`SharedFrame` s).
 
+        ``mark`` names the database event the frame carries: once the frame
+        is handed to the kernel, the channel's resume cursor moves to it.
         Overflowing the bound disconnects the client; never blocks the caller.
         """
         if self.closed:
@@ -174,12 +296,21 @@ class Session:
             if self.on_overload is not None:
                 self.on_overload(self)
             return
-        self.outbox.append(text_frame(message.encode()) if isinstance(message, str) else message)
+        if isinstance(message, SharedFrame):
+            frame = message.frame(self.vsn)
+        else:
+            frame = websocket_frame(message.encode(self.vsn).encode())
+        self.outbox.append((frame, mark))
         if not self._wakeup.is_set():
             self._wakeup.set()
 
     async def write_loop(self) -> None:
-        """Send queued frames in order until cancelled, everything already queued in one write."""
+        """Send queued frames in order until cancelled, everything already queued in one write.
+
+        After each write the resume cursors of the channels move to the last
+        event whose frame the client's TCP stack acknowledged (waited for,
+        briefly, so that an idle client's cursor is exact).
+        """
         outbox = self.outbox
         while True:
             if not outbox:
@@ -191,19 +322,54 @@ class Session:
                 outbox.clear()
             else:
                 batch = [outbox.popleft() for _ in range(WRITE_BATCH)]
-            await self._send(batch)
+            await self._send([frame for frame, _ in batch], partial(self._advance, batch))
+
+    def _advance(self, batch: list[tuple[bytes, Mark]], pending: int) -> None:
+        """Move resume cursors past the frames of ``batch`` the client has (the last ``pending`` bytes it has not)."""
+        sent = sum(len(frame) for frame, _ in batch) - pending
+        moved: set[Channel] = set()
+        for frame, mark in batch:
+            sent -= len(frame)
+            if sent < 0:
+                break
+            if mark is not None:
+                channel, event_id = mark
+                if channel.cursor is None or event_id > channel.cursor:
+                    channel.cursor = event_id
+                    moved.add(channel)
+        if moved:
+            self.hub.cursors_moved(moved)
 
     # -- incoming ----------------------------------------------------------
 
     async def handle(self, raw: str | bytes) -> None:
-        """Dispatch one client message."""
+        """Dispatch one client message (vsn 1.0.0 objects, 2.0.0 arrays or binary user broadcast pushes)."""
+        if isinstance(raw, bytes) and raw[:1] == bytes((USER_BROADCAST_PUSH,)):
+            try:
+                push = UserBroadcastPush.decode(raw)
+            except (ValueError, UnicodeDecodeError):
+                log.info("session %s: ignoring malformed binary message", self.id)
+                return
+            channel = self.channels.get(push.topic)
+            if channel is None:
+                self.push(reply(push.topic, push.ref, "error", {"reason": "unmatched topic"}, push.join_ref))
+                return
+            self.hub.client_broadcast(channel, {"event": push.event, "payload": push.json_payload()}, push.ref,
+                                      binary=push)  # fmt: skip
+            return
         try:
             incoming = json.loads(raw)
-            topic = str(incoming["topic"])
-            event = str(incoming["event"])
-            payload = incoming.get("payload") or {}
-            ref = incoming.get("ref")
-            join_ref = incoming.get("join_ref")
+            if isinstance(incoming, list):
+                join_ref, ref, topic, event, payload = incoming
+                topic, event, payload = str(topic), str(event), payload or {}
+            else:
+                topic = str(incoming["topic"])
+                event = str(incoming["event"])
+                payload = incoming.get("payload") or {}
+                ref = incoming.get("ref")
+                join_ref = incoming.get("join_ref")
+            if not isinstance(payload, dict):
+                raise TypeError("payload must be an object")
         except (ValueError, KeyError, TypeError):
             log.info("session %s: ignoring malformed message", self.id)
             return
@@ -219,7 +385,7 @@ class Session:
             self.push(reply(topic, ref, "error", {"reason": "unmatched topic"}, join_ref))
             return
         if event == "phx_leave":
-            self.hub.leave(channel)
+            self.hub.leave(channel, keep=False)
             self.push(reply(topic, ref, "ok", {}, channel.join_ref))
         elif event == "broadcast":
             self.hub.client_broadcast(channel, payload, ref)
@@ -249,8 +415,13 @@ class Hub:
         read_since: SinceReader | None = None,
         presence_filter: PresenceFilter | None = None,
         presence_prepare: PresencePrepare | None = None,
+        position: Callable[[], str | None] | None = None,
+        resume: ResumeStore | None = None,
     ) -> None:
         self.jwt_secret = jwt_secret
+        self.position = position or (lambda: None)
+        """The id below which every event read so far has been fanned out (a new channel's first cursor)."""
+        self.resume = resume if resume is not None else ResumeStore()
         self.authorize = authorize
         self.replay_after = replay_after
         self.read_since = read_since
@@ -273,11 +444,19 @@ class Hub:
         """Register a connected client."""
         self.sessions.add(session)
 
-    def remove_session(self, session: Session) -> None:
-        """Forget a client and everything it joined (presence leaves are broadcast)."""
+    def remove_session(self, session: Session, *, keep: bool = True) -> None:
+        """Forget a client and everything it joined (presence leaves are broadcast).
+
+        ``keep``: the connection was lost rather than closed by the client, so its channels' cursors become
+        resume tickets.
+        """
         self.sessions.discard(session)
         for channel in list(session.channels.values()):
-            self.leave(channel)
+            self.leave(channel, keep=keep)
+
+    def cursors_moved(self, channels: set[Channel]) -> None:
+        """Frames of these channels reached the kernel (Session._advance): journal their cursors."""
+        self.resume.moved(channel for channel in channels if channel.session.channels.get(channel.topic) is channel)
 
     def _verify(self, token: str | None) -> dict[str, Any]:
         if not token:
@@ -326,6 +505,18 @@ class Hub:
         if session.closed:
             return
         previous = session.channels.get(topic)
+        after = replay.get("after")
+        resumed = False
+        viewer_key = (viewer_id, name, private) if viewer_id else None
+        if not (isinstance(after, str) and after) and "since" not in replay and viewer_key is not None:
+            # Automatic resume: the same socket re-joining (after an error or a refused token) continues
+            # where its previous channel stopped; a new socket takes the ticket a dropped one left.
+            if previous is not None and previous.resume_key == viewer_key and previous.cursor:
+                after, resumed = previous.cursor, True
+            else:
+                ticket = self.resume.take(viewer_key)
+                if ticket is not None:
+                    after, resumed = ticket, True
         if previous is not None:
             self.leave(previous)
         presence_key = str(presence.get("key") or "") or str(uuid.uuid4())
@@ -346,7 +537,7 @@ class Hub:
                 "type": "broadcast", "event": row.event, "payload": row.payload,
                 "meta": {"replayed": True, "id": row.message_id},
             }))  # fmt: skip
-        after = replay.get("after")
+        channel.cursor = self.position()
         if isinstance(after, str) and after:
             try:
                 result = self.replay_after(after, name, private)
@@ -358,15 +549,20 @@ class Hub:
                         name, "ok", "replay_gap: some events after the given id are no longer buffered; "
                         "reload history", "broadcast"))  # fmt: skip
                 for event in result.events:
-                    session.push(broadcast_message(name, event, replayed=True))
+                    session.push(broadcast_message(name, event, replayed=True), (channel, event.id))
                 channel.seen_up_to = result.events[-1].id if result.events and result.events[-1].id > after else after
+                channel.cursor = after if resumed or channel.cursor is None else max(after, channel.cursor)
+                if resumed:
+                    log.info("resume: %s on %s after %s (%d event(s))", viewer_id, name, after, len(result.events))
+        self.resume.opened(channel)
         if channel.presence_enabled:
             session.push(message(topic, "presence_state", self._presence_state(channel)))
         log.info("join: %s on %s (private=%s)", claims.get("sub") or claims.get("role"), name, private)
 
-    def leave(self, channel: Channel) -> None:
-        """Remove a channel: untrack its presence, cancel its expiry timer."""
+    def leave(self, channel: Channel, *, keep: bool = False) -> None:
+        """Remove a channel: untrack its presence, cancel its expiry timer; ``keep`` its cursor as a resume ticket."""
         session = channel.session
+        self.resume.closed(channel, keep=keep)
         if session.channels.get(channel.topic) is channel:
             del session.channels[channel.topic]
         members = self.topics.get(channel.name)
@@ -379,10 +575,13 @@ class Hub:
             channel.expiry = None
         self._untrack(channel)
 
-    def close_channel(self, channel: Channel, reason: str) -> None:
-        """Server-side close, as Supabase does: a ``system`` error message, then ``phx_close``."""
+    def close_channel(self, channel: Channel, reason: str, *, keep: bool = False) -> None:
+        """Server-side close, as Supabase does: a ``system`` error message, then ``phx_close``.
+
+        ``keep``: the client may come back (expired token) and resume where the channel stopped.
+        """
         log.info("closing %s for %s: %s", channel.name, channel.claims.get("sub") or channel.claims.get("role"), reason)
-        self.leave(channel)
+        self.leave(channel, keep=keep)
         channel.session.push(system_message(channel.name, "error", reason))
         channel.session.push(message(channel.topic, "phx_close", {}, channel.join_ref, channel.join_ref))
 
@@ -402,7 +601,7 @@ class Hub:
     def _expire(self, channel: Channel) -> None:
         channel.expiry = None
         if channel.session.channels.get(channel.topic) is channel:
-            self.close_channel(channel, "Token has expired")
+            self.close_channel(channel, "Token has expired", keep=True)
 
     async def refresh_token(self, channel: Channel, payload: dict[str, Any], ref: str | None) -> None:
         """``access_token``: re-verify (and re-authorize a private topic) or close the channel."""
@@ -428,7 +627,7 @@ class Hub:
     def _live(self, channel: Channel, now: float) -> bool:
         """False (and the channel closed) when its token has expired; the only per-message check."""
         if channel.expires_at <= now:
-            self.close_channel(channel, "Token has expired")
+            self.close_channel(channel, "Token has expired", keep=True)
             return False
         return True
 
@@ -446,14 +645,14 @@ class Hub:
             members = self.topics.get(event.topic)
             if not members:
                 continue
-            text = text_frame(broadcast_message(event.topic, event).encode())
+            shared = SharedFrame(broadcast_message(event.topic, event))
             for channel in list(members):
                 if channel.seen_up_to is not None and event.id <= channel.seen_up_to:
                     # Read again from the slot after a restart (pg_recvlogical confirms about once a
                     # second): the client resumed after this id, so it has the event already.
                     continue
                 if channel.private == event.private and self._live(channel, now):
-                    channel.session.push(text)
+                    channel.session.push(shared, (channel, event.id))
                     self.delivered += 1
             if event.private and (event.event in REVOKING_EVENTS or event.event in CLOSING_EVENTS):
                 self._revoke(event)
@@ -501,8 +700,12 @@ class Hub:
             return
         channel.access = access
 
-    def client_broadcast(self, channel: Channel, payload: dict[str, Any], ref: str | None) -> None:
+    def client_broadcast(self, channel: Channel, payload: dict[str, Any], ref: str | None,
+                         binary: UserBroadcastPush | None = None) -> None:  # fmt: skip
         """Relay a client broadcast (typing, ...) to the topic's other subscribers; never stored.
+
+        vsn 2.0.0 subscribers get it as a binary ``user_broadcast`` (as realtime-js expects), 1.0.0 ones as
+        JSON; a binary-encoded payload (``ArrayBuffer``) has no JSON form and reaches 2.0.0 subscribers only.
 
         Only client event names go through (parley.realtime.events): server event names are reserved.
         """
@@ -517,14 +720,26 @@ class Hub:
         if refusal is not None:
             channel.session.push(reply(channel.topic, ref, "error", {"reason": refusal}, channel.join_ref))
             return
-        outgoing = {"type": "broadcast", "event": payload.get("event"), "payload": payload.get("payload") or {}}
-        text = text_frame(message(channel.topic, "broadcast", outgoing).encode())
+        event = str(payload.get("event") or "")
+        outgoing = {"type": "broadcast", "event": event, "payload": payload.get("payload") or {}}
+        if binary is not None:
+            encoding, body = binary.encoding, binary.payload
+        else:
+            encoding, body = JSON_ENCODING, json.dumps(outgoing["payload"]).encode()
+        try:
+            shared = SharedFrame(message(channel.topic, "broadcast", outgoing),
+                                 user_broadcast(channel.topic, event, encoding, body))  # fmt: skip
+        except ValueError:
+            shared = SharedFrame(message(channel.topic, "broadcast", outgoing))
+        json_form = encoding == JSON_ENCODING
         now = time.time()
         for member in list(self.topics.get(channel.name, ())):
             if member.private != channel.private or (member is channel and not channel.broadcast_self):
                 continue
+            if not json_form and member.session.vsn != VSN_2:
+                continue
             if self._live(member, now):
-                member.session.push(text)
+                member.session.push(shared)
         if channel.broadcast_ack:
             channel.session.push(reply(channel.topic, ref, "ok", {}, channel.join_ref))
 

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import logging
+import struct
+import termios
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from http import HTTPStatus
@@ -25,14 +29,15 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidMessage
 from websockets.http11 import Request, Response
 
 from parley import tokens
 from parley.realtime import auth
-from parley.realtime.hub import BACKPRESSURE_CLOSE_CODE, Hub, Session
+from parley.realtime.hub import BACKPRESSURE_CLOSE_CODE, VERSIONS, VSN_1, Hub, Session
 from parley.realtime.presence import PresencePolicy
-from parley.realtime.stream import SLOT, ChangeStream, Event, LogicalMessage, format_lsn
+from parley.realtime.resume import ResumeStore
+from parley.realtime.stream import SLOT, ChangeStream, Event, LogicalMessage, event_id, format_lsn
 
 log = logging.getLogger("parley.realtime")
 
@@ -42,6 +47,8 @@ DEFAULT_PORT = 4000
 """Where `parley realtime` and `make run` listen unless told otherwise."""
 RECORD_REFUSALS = ("parley_internal.record_refusals(jsonb, text)", "parley_internal.record_refusals(jsonb)")
 """Where refusal messages go (functions/monitoring.sql; source = the slot name), called only if one exists."""
+FLUSH_WAIT = 1.0
+"""Seconds a client's writer waits for its last write to be acknowledged by the client's TCP stack."""
 REFUSAL_BATCH = 500
 REFUSAL_BACKLOG = 10000
 """Refusals kept in memory while record_refusals fails; older ones are dropped (and counted) beyond this."""
@@ -75,6 +82,10 @@ class RealtimeConfig:
     """Seconds a can_see_presence decision is reused before it is fetched again."""
     refusal_check_interval: float = 30.0
     """Seconds between checks for parley_internal.record_refusals while it does not exist."""
+    resume_path: str | None = None
+    """Journal of resume cursors and tickets (survives ``kill -9``); None keeps them in memory only."""
+    resume_seconds: float = 300.0
+    """How long a dropped channel's cursor waits for its user to rejoin (docs/realtime.md, Resume)."""
 
 
 class RealtimeService:
@@ -91,9 +102,11 @@ class RealtimeService:
             check=AsyncConnectionPool.check_connection, kwargs={"connect_timeout": 5},
         )  # fmt: skip
         self.presence = PresencePolicy(self.pool, ttl=config.presence_ttl)
+        self.resume = ResumeStore(config.resume_path, ttl=config.resume_seconds)
         self.hub = Hub(
             config.jwt_secret, self._authorize, self.stream.replay_after, self._read_since,
             presence_filter=self.presence.filter, presence_prepare=self.presence.prepare,
+            position=self._position, resume=self.resume,
         )  # fmt: skip
         self.server: Server | None = None
         self.refusals_pending: list[LogicalMessage] = []
@@ -127,9 +140,14 @@ class RealtimeService:
         """The health endpoint's URL."""
         return f"http://{self.config.host}:{self.port}{HEALTH_PATH}"
 
+    def _position(self) -> str | None:
+        """An id at or after every event fanned out so far (every later event compares greater)."""
+        return event_id(self.stream.last_lsn, 99999) if self.stream.last_lsn else None
+
     async def start(self) -> None:
         """Open the change stream (rebuilding the replay buffer), then accept clients."""
         await self.stream.open()
+        self.resume.load()
         self.database_ok = True
         await self.pool.open(wait=False)
         await self.ensure_partitions()
@@ -138,6 +156,7 @@ class RealtimeService:
         self.server = await serve(
             self._handle, self.config.host, self.config.port,
             process_request=self._process_request, close_timeout=self.config.close_timeout, compression=None,
+            create_connection=RealtimeConnection,
         )  # fmt: skip
         self._tasks.append(asyncio.create_task(self._poll_loop(), name="realtime-poll"))
         if self.config.retention_interval > 0:
@@ -149,6 +168,9 @@ class RealtimeService:
     async def stop(self, *, drop_slots: bool = False) -> None:
         """Stop accepting, close clients, stop polling; optionally drop the slots."""
         self._stopping.set()
+        # Every open channel leaves a resume ticket: clients reconnecting to the next run miss nothing.
+        for session in list(self.hub.sessions):
+            self.hub.remove_session(session)
         if self.server is not None:
             self.server.close()
             await self.server.wait_closed()
@@ -158,6 +180,7 @@ class RealtimeService:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.pool.close()
+        self.resume.close()
         if drop_slots:
             await self.stream.drop_slots()
         else:
@@ -347,6 +370,8 @@ class RealtimeService:
             "backpressure_disconnects": self.hub.backpressure_disconnects,
             "refusals_forwarded": self.refusals_forwarded,
             "refusals_dropped": self.refusals_dropped,
+            "resume_tickets": self.resume.ticket_count,
+            "resumed": self.resume.resumed,
             "uptime_seconds": round(time.time() - self.started_at, 1),
         }
 
@@ -358,7 +383,14 @@ class RealtimeService:
             return Response(200, "OK", headers, body)
         if path.path.rstrip("/") != WEBSOCKET_PATH:
             return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
-        apikey = (parse_qs(path.query).get("apikey") or [None])[0]
+        query = parse_qs(path.query)
+        apikey = (query.get("apikey") or [None])[0]
+        vsn = (query.get("vsn") or [VSN_1])[0]
+        if vsn not in VERSIONS:
+            return connection.respond(HTTPStatus.BAD_REQUEST, f"unsupported vsn {vsn!r} (1.0.0 or 2.0.0)\n")
+        if "websocket" not in request.headers.get("Upgrade", "").lower():
+            return connection.respond(HTTPStatus.UPGRADE_REQUIRED, "this is a WebSocket endpoint (Supabase Realtime "
+                                      "protocol); connect with a realtime client\n")  # fmt: skip
         try:
             if not apikey:
                 raise tokens.TokenError("PGRST301", "apikey query parameter is required")
@@ -369,8 +401,10 @@ class RealtimeService:
 
     async def _handle(self, connection: ServerConnection) -> None:
         assert connection.request is not None
-        apikey = (parse_qs(urlsplit(connection.request.path).query).get("apikey") or [None])[0]
-        session = Session(self.hub, partial(send_batch, connection), apikey, self.config.max_queue)
+        query = parse_qs(urlsplit(connection.request.path).query)
+        apikey = (query.get("apikey") or [None])[0]
+        vsn = (query.get("vsn") or [VSN_1])[0]
+        session = Session(self.hub, partial(send_batch, connection), apikey, self.config.max_queue, vsn)
         closing: list[asyncio.Task[None]] = []
 
         def overloaded(session: Session) -> None:
@@ -378,6 +412,7 @@ class RealtimeService:
             writer.cancel()
 
         session.on_overload = overloaded
+        session.abort = connection.transport.abort
         self.hub.add_session(session)
         writer = asyncio.create_task(session.write_loop())
         log.info("client %s connected from %s", session.id, connection.remote_address)
@@ -389,7 +424,10 @@ class RealtimeService:
         except ConnectionClosed:
             pass
         finally:
-            self.hub.remove_session(session)
+            # A client that closed normally (1000, or 1001 going away) ended on purpose: no resume ticket.
+            # No close frame (a dropped connection) or any other code: its channels' cursors wait for it.
+            received = connection.protocol.close_rcvd
+            self.hub.remove_session(session, keep=received is None or received.code not in (1000, 1001))
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
                 await writer
@@ -410,20 +448,90 @@ class RealtimeService:
                 connection.transport.abort()
 
 
-async def send_batch(connection: ServerConnection, frames: list[bytes]) -> None:
-    """Write complete text frames in one transport write, inside the connection's send context.
+_NOT_WEBSOCKET_BODY = b"parley realtime: a WebSocket endpoint (GET /realtime/v1/websocket, GET /health)\n"
+NOT_WEBSOCKET = (
+    b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+    + b"Content-Length: %d\r\n\r\n" % len(_NOT_WEBSOCKET_BODY)
+    + _NOT_WEBSOCKET_BODY
+)
+"""The answer to a request websockets cannot parse as a GET (POST, HEAD, garbage): short, and no log traceback."""
+
+
+class RealtimeConnection(ServerConnection):
+    """A server connection that answers anything but a GET with a short 400 instead of logging a traceback."""
+
+    _head: bytes = b""
+    _checked: bool = False
+
+    def data_received(self, data: bytes) -> None:
+        """Check the request method once (websockets would log a traceback and drop the connection unanswered)."""
+        if self._checked:
+            super().data_received(data)
+            return
+        self._head += data
+        if len(self._head) < 4 and b"\n" not in self._head:
+            return
+        self._checked = True
+        head, self._head = self._head, b""
+        if not head.startswith(b"GET "):
+            log.info("not a WebSocket request from %s: answered 400", self.remote_address)
+            self.transport.write(NOT_WEBSOCKET)
+            self.transport.close()
+            return
+        super().data_received(head)
+
+    async def handshake(self, *args: Any, **kwargs: Any) -> None:
+        """websockets' handshake; a request that is no HTTP GET at all is logged in one line, not a traceback."""
+        try:
+            await super().handshake(*args, **kwargs)
+        except InvalidMessage as error:
+            log.info("not a WebSocket request from %s: %s", self.remote_address, error)
+            if not self.transport.is_closing():
+                self.transport.write(NOT_WEBSOCKET)
+                self.transport.close()
+
+
+def unacknowledged(sock: Any) -> int:
+    """Bytes in a socket's send queue the peer has not acknowledged yet (Linux SIOCOUTQ; 0 where unsupported)."""
+    if sock is None:
+        return 0
+    try:
+        return int(struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0])
+    except (OSError, ValueError):
+        return 0
+
+
+async def send_batch(connection: ServerConnection, frames: list[bytes], progress: Callable[[int], None]) -> None:
+    """Write complete frames in one transport write, inside the connection's send context.
 
     The send context is what ``connection.send`` uses: it checks that the
     connection is open and waits for the transport to drain (flow control:
     a client that does not read stalls here, its queue fills, and it is
     disconnected). The frames are built once per event for all clients
-    (hub.text_frame), which is valid because no extension is negotiated
+    (hub.SharedFrame), which is valid because no extension is negotiated
     (compression is off) and a server never masks.
+
+    Then, for up to ``FLUSH_WAIT`` seconds, ``progress`` is told how many of
+    the bytes are not yet acknowledged by the client's TCP stack (still in
+    the process, or in the kernel's send queue): the hub moves resume cursors
+    past the frames the client's kernel has, which it delivers to the client
+    even if this process dies the next instant.
     """
     if connection.protocol.extensions:  # pragma: no cover - serve() is called with compression=None
         raise RuntimeError("frames are prebuilt without extensions")
     async with connection.send_context():
         connection.transport.write(b"".join(frames))
+    transport = connection.transport
+    sock = transport.get_extra_info("socket")
+    deadline = time.monotonic() + FLUSH_WAIT
+    pause = 0.0
+    while True:
+        pending = transport.get_write_buffer_size() + unacknowledged(sock)
+        progress(pending)
+        if not pending or transport.is_closing() or time.monotonic() > deadline:
+            return
+        await asyncio.sleep(pause)
+        pause = min(0.005, pause + 0.001)
 
 
 def refusal_event(message: LogicalMessage) -> Any:
@@ -457,6 +565,9 @@ class ServiceThread:
             self.loop.run_until_complete(self.service.start())
         except BaseException as error:
             self._error = error
+            if self.service is not None:  # what start() opened (the slot's pg_recvlogical child, the pool) closes
+                with contextlib.suppress(Exception):
+                    self.loop.run_until_complete(self.service.stop())
             self._ready.set()
             return
         self._ready.set()
@@ -492,12 +603,25 @@ class ServiceThread:
 
 
 async def serve_forever(config: RealtimeConfig) -> None:
-    """``parley realtime``: run until cancelled (Ctrl-C / SIGTERM)."""
+    """``parley realtime``: run until SIGINT or SIGTERM, then stop cleanly (clients get resume tickets)."""
+    import signal
+
     service = RealtimeService(config)
-    await service.start()
+    try:
+        await service.start()
+    except BaseException:
+        await service.stop()
+        raise
     print(f"parley realtime: {service.url}/websocket (health: {service.health_url})",
           flush=True)  # fmt: skip
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
         await service.stop()
+        log.info("parley realtime stopped")
