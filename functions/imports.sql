@@ -636,7 +636,7 @@ begin
   )
   update public.inbox_entries e
   set last_read_message_id = t.watermark,
-      last_delivered_message_id = pg_catalog.greatest(e.last_delivered_message_id, t.watermark)
+      last_delivered_message_id = greatest(e.last_delivered_message_id, t.watermark)
   from target t
   where e.user_id = t.user_id and e.conversation_id = t.conversation_id and e.last_read_message_id < t.watermark;
   get diagnostics watermarks = row_count;
@@ -675,8 +675,8 @@ begin
   get diagnostics blocks = row_count;
   -- A block removes any connection or request between the two, as block_user does.
   delete from public.connections c using pg_temp.import_blocks b
-  where b.reason is null and c.user_low = pg_catalog.least(b.blocker_id, b.blocked_id)
-    and c.user_high = pg_catalog.greatest(b.blocker_id, b.blocked_id);
+  where b.reason is null and c.user_low = least(b.blocker_id, b.blocked_id)
+    and c.user_high = greatest(b.blocker_id, b.blocked_id);
   insert into parley_import.exceptions (source, legacy_table, legacy_key, reason, detail, run_id)
   select 'astegni', 'blocked_contacts', b.id::text, b.reason, '{}'::jsonb, astegni_finish.run_id
   from pg_temp.import_blocks b where b.reason is not null
@@ -684,9 +684,9 @@ begin
 
   -- Privacy (merge rule 4): the most restrictive of the user's profiles and their current settings.
   update public.privacy_settings p
-  set who_can_message = parley_import.audience_of(pg_catalog.greatest(
+  set who_can_message = parley_import.audience_of(greatest(
         parley_import.audience_rank(p.who_can_message::text), s.message_rank)),
-      who_can_call = parley_import.audience_of(pg_catalog.greatest(
+      who_can_call = parley_import.audience_of(greatest(
         parley_import.audience_rank(p.who_can_call::text), s.call_rank)),
       show_online_status = p.show_online_status and s.online,
       send_read_receipts = p.send_read_receipts and s.receipts
@@ -726,21 +726,37 @@ revoke all on function parley_import.astegni_finish(bigint) from public;
 
 -- PEA support (seed 001) ------------------------------------------------------
 
-create or replace function parley_import.pea_in_scope(group_id bigint, support_user_id bigint)
+create or replace function parley_import.pea_in_scope(
+  group_id bigint, support_user_id bigint, support_groups bigint[], all_groups bigint[]
+)
 returns boolean
 language sql
-stable
+immutable
 set search_path = ''
 as $$
   -- A legacy message belongs to the support import if its group is a support group, or if it
   -- names a support user but its group is gone (then it is recorded as orphaned).
-  select exists (select 1 from legacy_pea.chat_groups g where g.id = pea_in_scope.group_id and g.group_type = 'support')
-      or (pea_in_scope.support_user_id is not null
-          and not exists (select 1 from legacy_pea.chat_groups g where g.id = pea_in_scope.group_id))
+  select pea_in_scope.group_id = any (pea_in_scope.support_groups)
+      or (pea_in_scope.support_user_id is not null and not (pea_in_scope.group_id = any (pea_in_scope.all_groups)))
 $$;
-comment on function parley_import.pea_in_scope(bigint, bigint) is
-  'Whether a legacy PEA message is part of the support import (support group, or orphaned with a support user).';
-revoke all on function parley_import.pea_in_scope(bigint, bigint) from public;
+comment on function parley_import.pea_in_scope(bigint, bigint, bigint[], bigint[]) is
+  'Whether a legacy PEA message is part of the support import: its group is a support group, or it names a support user and its group is gone (orphaned).';
+revoke all on function parley_import.pea_in_scope(bigint, bigint, bigint[], bigint[]) from public;
+
+create or replace function parley_import.pea_groups(out support_groups bigint[], out all_groups bigint[])
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+  select coalesce(pg_catalog.array_agg(g.id) filter (where g.group_type = 'support'), '{}'),
+         coalesce(pg_catalog.array_agg(g.id), '{}')
+  into pea_groups.support_groups, pea_groups.all_groups
+  from legacy_pea.chat_groups g;
+end
+$$;
+comment on function parley_import.pea_groups() is 'The legacy PEA support group ids and all group ids (for pea_in_scope).';
+revoke all on function parley_import.pea_groups() from public;
 
 create or replace function parley_import.pea_prepare(run_id bigint)
 returns jsonb
@@ -829,8 +845,11 @@ declare
   after_id bigint;
   consumed integer;
   last record;
+  support_groups bigint[];
+  all_groups bigint[];
 begin
   select r.organization_id, r.bulk into strict org, bulk from parley_import.runs r where r.id = pea_messages.run_id;
+  select g.support_groups, g.all_groups into support_groups, all_groups from parley_import.pea_groups() g;
   select s.max_message_length into max_length from public.organization_settings s where s.organization_id = org;
   select c.last_at, c.last_id into after_at, after_id
   from parley_import.checkpoints c where c.source = 'pea-support' for update;
@@ -843,7 +862,7 @@ begin
   select 1::smallint as rank, m.id, m.created_at as at
   from legacy_pea.chat_messages m
   where (m.created_at, m.id) > (after_at, after_id)
-    and parley_import.pea_in_scope(m.group_id, m.support_conversation_user_id)
+    and parley_import.pea_in_scope(m.group_id, m.support_conversation_user_id, support_groups, all_groups)
   order by m.created_at, m.id limit pea_messages.batch_size;
   select pg_catalog.count(*) into consumed from pg_temp.import_batch;
   if consumed = 0 then
@@ -979,7 +998,7 @@ begin
   )
   update public.inbox_entries e
   set last_read_message_id = t.watermark,
-      last_delivered_message_id = pg_catalog.greatest(e.last_delivered_message_id, t.watermark)
+      last_delivered_message_id = greatest(e.last_delivered_message_id, t.watermark)
   from target t
   where e.user_id = t.user_id and e.conversation_id = t.conversation_id and e.last_read_message_id < t.watermark;
   get diagnostics watermarks = row_count;
@@ -1022,6 +1041,9 @@ language plpgsql
 stable
 set search_path = ''
 as $$
+declare
+  support_groups bigint[];
+  all_groups bigint[];
 begin
   -- Per Parley conversation: md5 over the bodies of the legacy rows that should be there (not in
   -- exceptions), in legacy order, against the imported messages in id order. A dropped, extra,
@@ -1055,6 +1077,7 @@ begin
     select coalesce(l.conversation_id, p.conversation_id), coalesce(l.n, 0), coalesce(p.n, 0), l.sum, p.sum
     from legacy l full join parley p on p.conversation_id = l.conversation_id;
   else
+    select g.support_groups, g.all_groups into support_groups, all_groups from parley_import.pea_groups() g;
     return query
     with legacy as (
       select cm.conversation_id, pg_catalog.count(*) as n,
@@ -1063,7 +1086,7 @@ begin
       from legacy_pea.chat_messages m
       join parley_import.conversation_map cm
         on cm.source = 'pea-support' and cm.legacy_key = 'support:' || m.support_conversation_user_id
-      where parley_import.pea_in_scope(m.group_id, m.support_conversation_user_id)
+      where parley_import.pea_in_scope(m.group_id, m.support_conversation_user_id, support_groups, all_groups)
         and not exists (select 1 from parley_import.exceptions x where x.source = 'pea-support'
                         and x.legacy_table = 'chat_messages' and x.legacy_key = m.id::text)
       group by cm.conversation_id
@@ -1091,6 +1114,8 @@ set search_path = ''
 as $$
 declare
   s text := verify.source;
+  support_groups bigint[];
+  all_groups bigint[];
 begin
   -- Counts per legacy table: every row is imported (found in Parley through the maps) or an exception.
   create temp table if not exists import_verify (item text, legacy bigint, imported bigint, legacy_table text);
@@ -1156,6 +1181,7 @@ begin
               and (cs.show_online_status or not p.show_online_status) and (cs.read_receipts or not p.send_read_receipts)),
            'chat_settings';
   else
+    select g.support_groups, g.all_groups into support_groups, all_groups from parley_import.pea_groups() g;
     insert into pg_temp.import_verify
     select 'users', (select pg_catalog.count(*) from legacy_pea.users),
            (select pg_catalog.count(*) from legacy_pea.users u join parley_import.user_map m
@@ -1177,7 +1203,7 @@ begin
     union all
     select 'chat_messages (support)',
            (select pg_catalog.count(*) from legacy_pea.chat_messages m
-            where parley_import.pea_in_scope(m.group_id, m.support_conversation_user_id)),
+            where parley_import.pea_in_scope(m.group_id, m.support_conversation_user_id, support_groups, all_groups)),
            (select pg_catalog.count(*) from legacy_pea.chat_messages lm join parley_import.message_map m
               on m.source = s and m.legacy_table = 'chat_messages' and m.legacy_id = lm.id
             join public.messages x on x.id = m.message_id), 'chat_messages';

@@ -29,7 +29,8 @@ STREAM_TOTAL = {
     "astegni": "select (select count(*) from legacy_astegni.chat_messages)"
     " + (select count(*) from legacy_astegni.call_logs)",
     "pea-support": "select count(*) from legacy_pea.chat_messages m "
-    "where parley_import.pea_in_scope(m.group_id, m.support_conversation_user_id)",
+    "cross join parley_import.pea_groups() g "
+    "where parley_import.pea_in_scope(m.group_id, m.support_conversation_user_id, g.support_groups, g.all_groups)",
 }
 
 
