@@ -54,19 +54,23 @@ def scalar(database: TestDatabase, statement: str, params: Any = None) -> Any:
 
 
 SNAPSHOT_QUERIES = {
-    "messages": "select count(*), coalesce(max(id), 0), md5(string_agg(coalesce(body, '') || conversation_id, ',' order by id)) from messages",
+    "messages": "select count(*), coalesce(max(id), 0),"
+    " md5(string_agg(coalesce(body, '') || conversation_id, ',' order by id)) from messages",
     "conversations": "select count(*) from conversations",
     "members": "select count(*) from conversation_members",
-    "entries": "select md5(string_agg(user_id::text || conversation_id || last_read_message_id || coalesce(archived_at_message_id, -1) || coalesce(muted_until::text, ''), ',' order by user_id, conversation_id)) from inbox_entries",
+    "entries": "select md5(string_agg(user_id::text || conversation_id || last_read_message_id"
+    " || coalesce(archived_at_message_id, -1) || coalesce(muted_until::text, ''), ','"
+    " order by user_id, conversation_id)) from inbox_entries",
     "reactions": "select count(*) from message_reactions",
     "blocks": "select count(*) from blocks",
-    "privacy": "select md5(string_agg(user_id::text || who_can_message || who_can_call || show_online_status || send_read_receipts, ',' order by user_id)) from privacy_settings",
+    "privacy": "select md5(string_agg(user_id::text || who_can_message || who_can_call || show_online_status"
+    " || send_read_receipts, ',' order by user_id)) from privacy_settings",
     "users": "select count(*) from auth.users",
     "org_members": "select count(*) from organization_members",
     "personas": "select count(*) from personas",
     "senders": "select count(*) from parley_internal.message_senders",
     "exceptions": "select count(*) from parley_import.exceptions",
-}  # fmt: skip
+}
 
 
 def snapshot(database: TestDatabase) -> dict[str, tuple]:

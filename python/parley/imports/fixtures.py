@@ -181,8 +181,21 @@ def generate_astegni(connection: psycopg.Connection, *, users: int = 40, message
             sender = orphan_profile  # a sender whose user is unknown
         elif roll < 0.104:
             conv_id = 7_777_777  # a conversation that does not exist
-        if n == messages // 3:
+        # The broken rows of every kind appear at least once, whatever the seed.
+        forced = {messages // 3: "crlf", messages // 4: "long", messages // 5: "empty", messages // 6: "orphan_sender",
+                  messages // 7: "orphan_conversation", messages // 8: "deleted"}.get(n)  # fmt: skip
+        if forced == "crlf":
             content = "Line one\r\nLine two\twith tab"
+        elif forced == "long":
+            message_type, content, media, metadata = "text", "x" * 6000, None, None
+        elif forced == "empty":
+            message_type, content, media, metadata = "text", "  ", None, None
+        elif forced == "orphan_sender":
+            sender = orphan_profile
+        elif forced == "orphan_conversation":
+            conv_id = 7_777_777
+        elif forced == "deleted":
+            deleted = True
         earlier = by_conversation.get(conv_id, [])
         reply = rng.choice(earlier) if earlier and rng.random() < 0.05 else None
         updated = at + datetime.timedelta(minutes=5) if (edited or deleted) else None
@@ -301,9 +314,10 @@ def generate_pea(connection: psycopg.Connection, *, users: int = 30, messages: i
         sender_type, sender, by_admin = "real_user", customer, None
         if roll < 0.35:
             sender_type, sender = "fake_user", rng.choice([1, 1, 2, 3])
-            by_admin = rng.randint(1, admins) if rng.random() < 0.8 else None  # the real admin, where known
+            # The real admin, where known; admin 1 only ever answers as a persona.
+            by_admin = (1 if rng.random() < 0.6 else rng.randint(2, admins)) if rng.random() < 0.8 else None
         elif roll < 0.45:
-            sender_type, sender = "admin", rng.randint(1, admins)
+            sender_type, sender = "admin", rng.randint(2, admins)
         content, kind, attachment, deleted, group = _text(rng), "text", None, False, 1
         support_user: int | None = customer
         extra = rng.random()
@@ -326,6 +340,19 @@ def generate_pea(connection: psycopg.Connection, *, users: int = 30, messages: i
             group = 77  # its group is gone
         elif extra < 0.1:
             group, support_user = 2, None  # general chat: not part of the support import
+        forced = {messages // 3: "long", messages // 4: "no_user", messages // 5: "persona", messages // 6: "orphan",
+                  messages // 7: "foreign"}.get(mid)  # fmt: skip
+        if forced == "long":
+            content, deleted, group, support_user = "y" * 5001, False, 1, customer
+        elif forced == "no_user":
+            group, support_user = 1, None
+        elif forced == "persona":
+            sender_type, sender, by_admin, group, support_user = "fake_user", 99, None, 1, customer
+        elif forced == "orphan":
+            group, support_user = 77, customer
+        elif forced == "foreign":
+            group, support_user, sender_type = 1, customer, "real_user"
+            sender = next(c for c in customers if c != customer)
         rows.append((mid, group, sender, sender_type, by_admin, content, kind, attachment, support_user, deleted, at))
         if support_user is not None and group == 1:
             last_seen[support_user] = mid
