@@ -108,6 +108,9 @@ begin
       begin_run.organization_id using errcode = '22023',
       hint = 'A source has one target organization; re-runs must name the same one.';
   end if;
+  -- A run that never finished (killed, terminated) is over: this one resumes its work.
+  update parley_import.runs r set status = 'interrupted', finished_at = pg_catalog.clock_timestamp()
+  where r.source = begin_run.source and r.status = 'running';
   insert into parley_import.runs (source, organization_id, dry_run, batch_size, bulk)
   values (begin_run.source, begin_run.organization_id, begin_run.dry_run, begin_run.batch_size, begin_run.bulk)
   returning id into run_id;

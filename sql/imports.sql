@@ -41,7 +41,7 @@ create table if not exists parley_import.runs (
   bulk boolean not null default true,
   started_at timestamptz not null default pg_catalog.clock_timestamp(),
   finished_at timestamptz,
-  status text not null default 'running' check (status in ('running', 'finished')),
+  status text not null default 'running' check (status in ('running', 'finished', 'interrupted')),
   summary jsonb not null default '{}'
 );
 create index if not exists runs_source_idx on parley_import.runs (source, id);
