@@ -16,6 +16,7 @@ import psycopg
 from parley import config
 from parley_bench.generate import Generator
 from parley_bench.harness import BenchCluster, commit, machine
+from parley_bench.imports import scenario_import
 from parley_bench.report import Line, Outcome, read_json, table, write_json, write_markdown
 from parley_bench.scale import SCALES
 from parley_bench.scenarios import Bench
@@ -146,9 +147,13 @@ def main(argv: list[str] | None = None) -> int:
             outcomes.append(guarded("8", "Retry storm", bench.scenario_retry_storm))
         if want("9"):
             outcomes.append(guarded("9", "Realtime fan-out", bench.scenario_realtime))
+        if want("11"):  # last: it adds messages that other scenarios would count
+            owner_url, seed = cluster.owner_url, arguments.seed
+            outcomes.append(guarded("11", "Legacy import throughput",
+                                    lambda: scenario_import(owner_url, scale, seed, log)))  # fmt: skip
     finally:
         cluster.stop()
-    order = ["0", "a/b", "1", "1p", "2", "3", "4", "5", "6", "7", "8", "9", "10"]
+    order = ["0", "a/b", "1", "1p", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"]
     outcomes.sort(key=lambda o: order.index(o.number) if o.number in order else len(order))
     meta["elapsed_seconds"] = round(time.perf_counter() - started, 1)
     meta["load_average_end"] = [round(x, 2) for x in os.getloadavg()]

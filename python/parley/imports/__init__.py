@@ -51,6 +51,8 @@ class Options:
     bulk: bool = True
     pause_ms: int = 0
     retire_source: bool = False
+    max_batches: int | None = None
+    """Stop the message step after this many batches (import in slices; the next run resumes)."""
 
 
 @dataclass
@@ -65,6 +67,10 @@ class Report:
     messages: int = 0
     seconds: float = 0.0
     bulk: bool = True
+    message_seconds: float = 0.0
+    """Time spent in the batched message step alone."""
+    complete: bool = True
+    """False when --max-batches stopped the message step early."""
 
     @property
     def verified(self) -> bool:
@@ -206,7 +212,14 @@ def run(options: Options, *, progress: TextIO = sys.stderr, log: Callable[[str],
                 say(f"resuming after {done:,} legacy rows (checkpoint)")
             meter = Progress(total, done, progress)
             imported_before = _mapped(connection, options.source)
+            batches = 0
+            complete = True
+            message_started = time.monotonic()
             while True:
+                if options.max_batches is not None and batches >= options.max_batches:
+                    complete = False
+                    break
+                batches += 1
                 consumed = connection.execute(
                     f"select parley_import.{batch}(%s, %s)", (run_id, options.batch_size)
                 ).fetchone()[0]
@@ -217,7 +230,12 @@ def run(options: Options, *, progress: TextIO = sys.stderr, log: Callable[[str],
                 if options.pause_ms:
                     time.sleep(options.pause_ms / 1000)
             meter.update(0, force=True)
+            message_seconds = time.monotonic() - message_started
             messages = _mapped(connection, options.source) - imported_before
+            if not complete:
+                say(f"stopped after {batches} batches (--max-batches); run again to continue")
+                return Report(run_id, {}, [], messages=messages, seconds=time.monotonic() - started, bulk=bulk,
+                              message_seconds=message_seconds, complete=False)  # fmt: skip
             arguments: tuple[Any, ...] = (
                 (run_id, options.retire_source) if options.source == "pea-support" else (run_id,)
             )
@@ -236,7 +254,7 @@ def run(options: Options, *, progress: TextIO = sys.stderr, log: Callable[[str],
         finally:
             connection.rollback()  # a dry run ends here; a real run has committed everything already
     return Report(run_id, summary, verification, exceptions, conflicts, messages,  # type: ignore[arg-type]
-                  time.monotonic() - started, bulk)  # fmt: skip
+                  time.monotonic() - started, bulk, message_seconds)  # fmt: skip
 
 
 def _commit(connection: psycopg.Connection, options: Options) -> None:
@@ -294,6 +312,7 @@ def add_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument("--dry-run", action="store_true", help="do everything, print it, roll it all back")
     command.add_argument("--batch-size", type=int, default=5000, help="legacy messages per committed batch")
     command.add_argument("--pause-ms", type=int, default=0, help="sleep between batches (leave room for live traffic)")
+    command.add_argument("--max-batches", type=int, help="stop after this many message batches (resume later)")
     command.add_argument("--with-triggers", action="store_true",
                          help="keep per-row realtime and audit triggers on (slow; default: bulk mode)")  # fmt: skip
     command.add_argument("--retire-source", action="store_true",
@@ -307,12 +326,16 @@ def command(arguments: argparse.Namespace, database_url: str) -> int:
         source=arguments.source, database_url=database_url, legacy_url=arguments.legacy_url,
         organization_id=arguments.organization_id, dry_run=arguments.dry_run, batch_size=arguments.batch_size,
         bulk=not arguments.with_triggers, pause_ms=arguments.pause_ms, retire_source=arguments.retire_source,
+        max_batches=arguments.max_batches,
     )  # fmt: skip
     try:
         report = run(options)
     except (ImportRefused, psycopg.Error) as error:
         print(f"parley import: {error}", file=sys.stderr)
         return 1
+    if not report.complete:
+        print(f"run {report.run_id}: {report.messages:,} messages imported; stopped early (--max-batches)")
+        return 0
     print_report(report, options)
     return 0 if report.verified else 2
 
