@@ -262,7 +262,10 @@ begin
   where not exists (select 1 from parley_import.profile_map pm where pm.source = 'astegni'
                     and pm.profile_id = p.profile_id and pm.profile_type = p.profile_type)
   on conflict on constraint exceptions_pkey do nothing;
-  -- The roles become attributes of the identity (profiles.app_roles).
+  -- The roles become attributes of the identity (profiles.app_roles). In bulk mode without the
+  -- validation trigger: app_roles is not validated there, and the trigger's time-zone lookup
+  -- (pg_timezone_names, ~20 ms a row) would dominate the step.
+  perform parley_import.set_bulk(bulk);
   update public.profiles pr set app_roles = merged.roles
   from (
     select pm.user_id, array(select distinct r from pg_catalog.unnest(p.app_roles || pg_catalog.array_agg(pm.profile_type)) r
@@ -272,6 +275,7 @@ begin
     group by pm.user_id, p.app_roles
   ) merged
   where pr.id = merged.user_id and pr.app_roles is distinct from merged.roles;
+  perform parley_import.set_bulk(false);
 
   -- Participants with the user behind their profile.
   drop table if exists pg_temp.import_participants;
@@ -387,6 +391,8 @@ begin
   where not p.conversation_exists or p.user_id is null or c.reason is not null
   on conflict on constraint exceptions_pkey do nothing;
 
+  -- Fresh maps have no statistics; the batches and the finish step join through them.
+  analyze parley_import.user_map, parley_import.profile_map, parley_import.conversation_map;
   figures := users || pg_catalog.jsonb_build_object(
     'conversations', (select pg_catalog.count(distinct m.conversation_id) from parley_import.conversation_map m
                       where m.source = 'astegni'),
@@ -442,6 +448,7 @@ begin
   if consumed = 0 then
     return 0;
   end if;
+  analyze pg_temp.import_batch;
 
   drop table if exists pg_temp.import_rows;
   create temp table import_rows on commit drop as
@@ -497,20 +504,22 @@ begin
                             from pg_temp.import_new n) s where s.message_id < s.previous) then
     raise exception 'import: message ids would not follow legacy order' using errcode = 'XX000';
   end if;
+  create index on pg_temp.import_new (id);
+  analyze pg_temp.import_new;
 
   perform parley_import.set_bulk(bulk);
   insert into public.messages (id, conversation_id, sender_kind, sender_id, kind, body, metadata,
                                reply_to_message_id, created_at, edited_at, deleted_at)
   overriding system value
   select n.message_id, n.conversation_id, n.sender_kind, n.sender_id, n.kind, n.body, n.metadata,
-         (select t.id from (
+         case when n.reply_to_id is not null then (select t.id from (
             select mm.message_id as id, x.conversation_id from parley_import.message_map mm
             join public.messages x on x.id = mm.message_id
             where mm.source = 'astegni' and mm.legacy_table = 'chat_messages' and mm.legacy_id = n.reply_to_id
             union all
             select o.message_id, o.conversation_id from pg_temp.import_new o
-            where o.rank = 1 and o.id = n.reply_to_id) t
-          where t.conversation_id = n.conversation_id and t.id < n.message_id limit 1),
+            where o.id = n.reply_to_id and o.rank = 1) t
+          where t.conversation_id = n.conversation_id and t.id < n.message_id limit 1) end,
          n.at, n.edited_at, n.deleted_at
   from pg_temp.import_new n
   order by n.message_id;
@@ -556,6 +565,8 @@ declare
   figures jsonb;
 begin
   select r.bulk into strict bulk from parley_import.runs r where r.id = astegni_finish.run_id;
+  -- Statistics for the set-based finish (the batches just loaded these tables).
+  analyze parley_import.message_map, public.messages, public.conversation_members, public.inbox_entries;
 
   -- Reactions: one per user per emoji, whichever profiles reacted.
   drop table if exists pg_temp.import_reactions;
@@ -824,6 +835,7 @@ begin
   on conflict on constraint inbox_entries_pkey do nothing;
   perform parley_import.set_bulk(false);
 
+  analyze parley_import.user_map, parley_import.persona_map, parley_import.conversation_map;
   return parley_import.note_step(pea_prepare.run_id, 'prepare', users || pg_catalog.jsonb_build_object(
     'personas_created', personas,
     'support_conversations', (select pg_catalog.count(distinct m.conversation_id) from parley_import.conversation_map m
@@ -871,6 +883,7 @@ begin
   if consumed = 0 then
     return 0;
   end if;
+  analyze pg_temp.import_batch;
 
   drop table if exists pg_temp.import_rows;
   create temp table import_rows on commit drop as
@@ -975,6 +988,7 @@ declare
   retired bigint := 0;
 begin
   select r.bulk into strict bulk from parley_import.runs r where r.id = pea_finish.run_id;
+  analyze parley_import.message_map, public.messages, public.conversations, public.inbox_entries;
   -- The legacy group watermark (last_read_message_id over the whole group) applies to the
   -- user's own messages of that group: unread = after it, or no member row at all.
   perform parley_import.set_bulk(bulk);

@@ -200,9 +200,10 @@ def run(options: Options, *, progress: TextIO = sys.stderr, log: Callable[[str],
                 (options.source, organization, options.dry_run, options.batch_size, bulk),
             ).fetchone()[0]
             _commit(connection, options)
+            step = time.monotonic()
             figures = connection.execute(f"select parley_import.{prepare}(%s)", (run_id,)).fetchone()[0]
             _commit(connection, options)
-            say(f"prepared: {figures}")
+            say(f"prepared in {time.monotonic() - step:.1f} s: {figures}")
             total = connection.execute(STREAM_TOTAL[options.source]).fetchone()[0]
             row = connection.execute(
                 "select rows_done from parley_import.checkpoints where source = %s", (options.source,)
@@ -240,8 +241,11 @@ def run(options: Options, *, progress: TextIO = sys.stderr, log: Callable[[str],
                 (run_id, options.retire_source) if options.source == "pea-support" else (run_id,)
             )
             placeholders = ", ".join(["%s"] * len(arguments))
+            step = time.monotonic()
             summary = connection.execute(f"select parley_import.{finish}({placeholders})", arguments).fetchone()[0]
             _commit(connection, options)
+            say(f"finished in {time.monotonic() - step:.1f} s")
+            step = time.monotonic()
             verification = [
                 tuple(r) for r in connection.execute("select * from parley_import.verify(%s)", (options.source,))
             ]
@@ -251,6 +255,7 @@ def run(options: Options, *, progress: TextIO = sys.stderr, log: Callable[[str],
             conflicts = [
                 tuple(r) for r in connection.execute("select * from parley_import.conflicts(%s)", (options.source,))
             ]
+            say(f"verified in {time.monotonic() - step:.1f} s")
         finally:
             connection.rollback()  # a dry run ends here; a real run has committed everything already
     return Report(run_id, summary, verification, exceptions, conflicts, messages,  # type: ignore[arg-type]
