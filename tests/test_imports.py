@@ -383,3 +383,13 @@ def test_one_audit_entry_per_run_instead_of_one_per_row(imported, database):
     assert entries >= 2
     assert persona_audits == 0
     assert scalar(database, "select count(*) from realtime.messages") < 50
+
+
+def test_api_roles_cannot_reach_the_import_schema(imported, api: Api, database):
+    """parley_import is owner-only: no API role reads its maps (they name accounts) or runs its functions."""
+    from identity_support import refusal
+
+    user_token = token_for(database, str(imported.owner.id))
+    for token in (user_token, database.token("service_role"), None):
+        assert refusal(lambda t=token: api.query("select * from parley_import.user_map", token=t)).code == "42501"
+        assert refusal(lambda t=token: api.query("select parley_import.verify('astegni')", token=t)).code == "42501"
