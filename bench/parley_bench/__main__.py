@@ -16,6 +16,7 @@ import psycopg
 from parley import config
 from parley_bench.generate import Generator
 from parley_bench.harness import BenchCluster, commit, machine
+from parley_bench.imports import scenario_import
 from parley_bench.report import Line, Outcome, read_json, table, write_json, write_markdown
 from parley_bench.scale import SCALES
 from parley_bench.scenarios import Bench
@@ -148,12 +149,16 @@ def main(argv: list[str] | None = None) -> int:
             outcomes.append(guarded("9", "Realtime fan-out", bench.scenario_realtime))
         if want("11"):
             outcomes.append(guarded("11", "Call setup", bench.scenario_calls))
+        if want("12"):  # after the others: it adds messages that other scenarios would count
+            owner_url, seed = cluster.owner_url, arguments.seed
+            outcomes.append(guarded("12", "Legacy import throughput",
+                                    lambda: scenario_import(owner_url, scale, seed, log)))  # fmt: skip
         if want("1s"):
             # Last: it drops the search column (and re-adds it once) to measure its cost on the send path.
             outcomes.append(guarded("1s", "Send cost of the search index", bench.scenario_search_write_cost))
     finally:
         cluster.stop()
-    order = ["0", "a/b", "1", "1s", "1p", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"]
+    order = ["0", "a/b", "1", "1s", "1p", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"]
     outcomes.sort(key=lambda o: order.index(o.number) if o.number in order else len(order))
     meta["elapsed_seconds"] = round(time.perf_counter() - started, 1)
     meta["load_average_end"] = [round(x, 2) for x in os.getloadavg()]

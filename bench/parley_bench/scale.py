@@ -34,6 +34,8 @@ class Scale:
     """Duration of the paced realtime fan-out run (scenario 9)."""
     shared_buffers: str
     """shared_buffers of the benchmark cluster."""
+    import_messages: int = 100_000
+    """Legacy messages generated for the import scenario (11); PARLEY_BENCH_IMPORT_MESSAGES overrides it."""
 
 
 SCALES: dict[str, Scale] = {
@@ -89,5 +91,6 @@ SCALES: dict[str, Scale] = {
         sender_scripts=100,
         realtime_seconds=30,
         shared_buffers="4GB",
+        import_messages=1_000_000,
     ),
 }

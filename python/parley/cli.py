@@ -259,6 +259,13 @@ def command_token(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def command_import(arguments: argparse.Namespace) -> int:
+    """Import a legacy system's chat (docs/imports.md)."""
+    from parley import imports
+
+    return imports.command(arguments, _database_url(arguments.database_url))
+
+
 def command_stop(arguments: argparse.Namespace) -> int:
     """Stop the embedded cluster if it runs (data is kept)."""
     EmbeddedCluster(config.state_dir()).stop()
@@ -380,6 +387,12 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("--expires-in", type=int, default=3600, help="lifetime in seconds")
     token.add_argument("--database-url")
     token.set_defaults(handler=command_token)
+
+    import_command = commands.add_parser("import", help="import a legacy chat system (docs/imports.md)")
+    from parley.imports import add_arguments as add_import_arguments
+
+    add_import_arguments(import_command)
+    import_command.set_defaults(handler=command_import)
 
     stop = commands.add_parser("stop", help="stop the embedded cluster")
     stop.set_defaults(handler=command_stop)
