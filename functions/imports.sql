@@ -592,7 +592,7 @@ begin
   select distinct on (r.message_id, r.reaction, r.user_id) r.message_id, r.reaction, r.user_id, r.created_at
   from pg_temp.import_reactions r where r.reason is null
   order by r.message_id, r.reaction, r.user_id, r.created_at
-  on conflict on constraint message_reactions_pkey do nothing;
+  on conflict on constraint message_reactions_key do nothing;
   get diagnostics reactions = row_count;
   perform parley_import.set_bulk(false);
   insert into parley_import.exceptions (source, legacy_table, legacy_key, reason, detail, run_id)

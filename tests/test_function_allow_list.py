@@ -175,6 +175,11 @@ OTHERS: dict[str, tuple[frozenset[str], str]] = {
         frozenset({"authenticated"}),
         "conversations and roster policies (staff see the row, never the content)",
     ),
+    # PostgREST's pre-request hook (pgrst.db_pre_request) runs as the request's role.
+    "parley_internal.check_request()": (
+        frozenset({"anon", "authenticated"}),
+        "PostgREST pre-request hook: gives anon refusals the reason unauthenticated; takes no argument",
+    ),
     # Supabase platform functions (sql/platform_*.sql mirror Supabase's own grants; no-ops on Supabase).
     "auth.email()": (frozenset({"anon", "authenticated"}), "Supabase: the JWT's email claim"),
     "auth.jwt()": (frozenset({"anon", "authenticated"}), "Supabase: the request's JWT claims"),
