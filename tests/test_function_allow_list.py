@@ -12,7 +12,10 @@ audit_readable_organization_ids, ...) and refuse() are for definer code only.
 
 Out of scope of the listing: pg_catalog and information_schema (PostgreSQL's
 own), functions that belong to an extension (pgTAP, pg_trgm, ...), and the
-``tests`` schema, which only the pgTAP harness creates in test databases.
+``tests`` schema, which only the pgTAP harness creates in test databases, and on
+the platform targets what Supabase's platform SQL itself makes executable before
+any migration (its storage, realtime, graphql and extensions functions), unless
+Parley changes who may execute it.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import pytest
 
 from identity_support import as_owner
 from parley.db import Api, ApiError
+from parley_dev import testing
 from parley_dev.testing import TestDatabase
 
 # Published RPCs: public.<name> (SECURITY INVOKER wrapper) and parley_internal.<name> (SECURITY DEFINER
@@ -223,15 +227,40 @@ order by 3
 """
 
 
-def test_every_function_api_roles_may_execute_is_allow_listed_with_a_reason(database: TestDatabase):
-    """Issue 20 finding 4: the catalog's executable functions, every schema, equal the allow-list (roles included)."""
-    by_name = allowed()
+def executables(database: TestDatabase) -> dict[str, frozenset[str]]:
+    """What anon/authenticated may execute in ``database``: allow-list key -> roles."""
+    others = {k.replace(" ", "") for k in OTHERS}
     found: dict[str, frozenset[str]] = {}
     for schema, name, signature, roles in as_owner(database, EXECUTABLE):
-        key = signature if signature.replace(" ", "") in {k.replace(" ", "") for k in OTHERS} else f"{schema}.{name}"
-        found[key.replace(" ", "") if key == signature else key] = frozenset(roles)
+        compact = signature.replace(" ", "")
+        found[compact if compact in others else f"{schema}.{name}"] = frozenset(roles)
+    return found
+
+
+@pytest.fixture(scope="module")
+def platform_own(server: testing.TestServer) -> dict[str, frozenset[str]]:
+    """What the platform itself lets the API roles execute before any migration.
+
+    Empty on the shim. On the platform targets, Supabase's own storage, realtime,
+    graphql and extensions functions: Parley leaves them alone, so they are not
+    Parley's to list. A platform function whose grants Parley widens is still
+    caught (its roles differ from the platform's).
+    """
+    bare = server.create_database("allow_list_bare", bare_platform=True)
+    try:
+        return executables(bare)
+    finally:
+        server.drop_database(bare)
+
+
+def test_every_function_api_roles_may_execute_is_allow_listed_with_a_reason(
+    database: TestDatabase, platform_own: dict[str, frozenset[str]]
+):
+    """Issue 20 finding 4: the catalog's executable functions, every schema, equal the allow-list (roles included)."""
+    by_name = allowed()
+    found = executables(database)
     expected = {**by_name, **{signature: roles for signature, (roles, _) in OTHERS.items()}}
-    unexpected = {k: sorted(v) for k, v in found.items() if k not in expected}
+    unexpected = {k: sorted(v) for k, v in found.items() if k not in expected and platform_own.get(k) != v}
     assert unexpected == {}, "not on the allow-list: revoke it, or list it with a reason"
     wrong_roles = {k: (sorted(found[k]), sorted(v)) for k, v in expected.items() if k in found and found[k] != v}
     assert wrong_roles == {}
