@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import os
 import sys
+import threading
 from collections.abc import Callable
+from typing import Protocol
 
 import psycopg
 
@@ -24,6 +28,39 @@ def _database_url(explicit: str | None) -> str:
     cluster = EmbeddedCluster(config.state_dir(), port=config.requested_port())
     cluster.start()
     return cluster.url("postgres")
+
+
+class _LoopingWorker(Protocol):
+    """What the long-running workers share: run until ``stop`` is set, then close."""
+
+    def run(self, stop: threading.Event) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _log_to_stderr() -> None:
+    """The workers' log format: time, logger, level, message."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+
+def _serve_worker(worker: _LoopingWorker, once: Callable[[], tuple[str, int]] | None) -> int:
+    """One pass when ``once`` is given (print its report, return its exit code), else run until Ctrl-C.
+
+    The worker is closed either way.
+    """
+    try:
+        if once is not None:
+            report, code = once()
+            print(report, flush=True)
+            return code
+        stop = threading.Event()
+        try:
+            worker.run(stop)
+        except KeyboardInterrupt:
+            stop.set()
+        return 0
+    finally:
+        worker.close()
 
 
 def command_migrate(arguments: argparse.Namespace) -> int:
@@ -75,11 +112,10 @@ def command_run(arguments: argparse.Namespace) -> int:
 def command_realtime(arguments: argparse.Namespace) -> int:
     """Run only the realtime service against the database until Ctrl-C."""
     import asyncio
-    import logging
 
     from parley.realtime import RealtimeConfig, serve_forever
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    _log_to_stderr()
     url = _database_url(arguments.database_url)
     secret = config.load_or_create_secrets(config.state_dir()).jwt_secret
     port = arguments.port if arguments.port is not None else realtime_port()
@@ -97,15 +133,12 @@ def command_realtime(arguments: argparse.Namespace) -> int:
 
 def command_worker_files(arguments: argparse.Namespace) -> int:
     """Run the file worker: until Ctrl-C, or one pass with --once (its numbers printed as JSON)."""
-    import json
-    import logging
-    import threading
     from datetime import timedelta
 
     from parley.storage import backend_from_env
     from parley.workers import FileWorker, FileWorkerSettings
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    _log_to_stderr()
     url = _database_url(arguments.database_url)
     signing_key = os.environ.get("PARLEY_STORAGE_SIGNING_KEY")
     if not signing_key:
@@ -115,42 +148,21 @@ def command_worker_files(arguments: argparse.Namespace) -> int:
         sweep_interval=arguments.sweep_interval,
     )  # fmt: skip
     worker = FileWorker(settings, backend_from_env(signing_key))
-    try:
-        if arguments.once:
-            stats = worker.run_once()
-            print(json.dumps(stats.as_dict()), flush=True)
-            return 1 if stats.failed else 0
-        stop = threading.Event()
-        try:
-            worker.run(stop)
-        except KeyboardInterrupt:
-            stop.set()
-        return 0
-    finally:
-        worker.close()
+
+    def once() -> tuple[str, int]:
+        stats = worker.run_once()
+        return json.dumps(stats.as_dict()), 1 if stats.failed else 0
+
+    return _serve_worker(worker, once if arguments.once else None)
 
 
 def command_worker_calls(arguments: argparse.Namespace) -> int:
     """Run the ring-timeout job (where pg_cron is not installed): until Ctrl-C, or one pass with --once."""
-    import logging
-    import threading
-
     from parley.workers import CallWorker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    _log_to_stderr()
     worker = CallWorker(_database_url(arguments.database_url), interval=arguments.interval)
-    try:
-        if arguments.once:
-            print(worker.run_once(), flush=True)
-            return 0
-        stop = threading.Event()
-        try:
-            worker.run(stop)
-        except KeyboardInterrupt:
-            stop.set()
-        return 0
-    finally:
-        worker.close()
+    return _serve_worker(worker, (lambda: (str(worker.run_once()), 0)) if arguments.once else None)
 
 
 def command_worker_export(arguments: argparse.Namespace) -> int:
@@ -181,39 +193,20 @@ def command_worker_export(arguments: argparse.Namespace) -> int:
 
 def command_worker_retention(arguments: argparse.Namespace) -> int:
     """Run the retention job: until Ctrl-C, or one pass with --once (its numbers printed as JSON)."""
-    import json
-    import logging
-    import threading
-
     from parley.workers.retention import RetentionSettings, RetentionWorker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    _log_to_stderr()
     settings = RetentionSettings(_database_url(arguments.database_url), batch_size=arguments.batch_size,
                                  interval=arguments.interval)  # fmt: skip
     worker = RetentionWorker(settings)
-    try:
-        if arguments.once:
-            print(json.dumps(worker.run_once().as_dict()), flush=True)
-            return 0
-        stop = threading.Event()
-        try:
-            worker.run(stop)
-        except KeyboardInterrupt:
-            stop.set()
-        return 0
-    finally:
-        worker.close()
+    return _serve_worker(worker, (lambda: (json.dumps(worker.run_once().as_dict()), 0)) if arguments.once else None)
 
 
 def command_worker_webhooks(arguments: argparse.Namespace) -> int:
     """Run the webhook worker: until Ctrl-C, or one pass with --once (its numbers printed as JSON)."""
-    import json
-    import logging
-    import threading
-
     from parley.workers.webhooks import WebhookSettings, WebhookWorker, serve_metrics
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    _log_to_stderr()
     url = arguments.url or os.environ.get("PARLEY_WEBHOOK_URL")
     secret = arguments.secret or os.environ.get("PARLEY_WEBHOOK_SECRET")
     if not url or not secret:
@@ -225,19 +218,10 @@ def command_worker_webhooks(arguments: argparse.Namespace) -> int:
     worker = WebhookWorker(settings)
     server = serve_metrics(worker, arguments.metrics_port) if arguments.metrics_port else None
     try:
-        if arguments.once:
-            print(json.dumps(worker.run_once()), flush=True)
-            return 0
-        stop = threading.Event()
-        try:
-            worker.run(stop)
-        except KeyboardInterrupt:
-            stop.set()
-        return 0
+        return _serve_worker(worker, (lambda: (json.dumps(worker.run_once()), 0)) if arguments.once else None)
     finally:
         if server is not None:
             server.shutdown()
-        worker.close()
 
 
 def command_token(arguments: argparse.Namespace) -> int:
