@@ -55,4 +55,17 @@ grant execute on function parley_internal.check_request() to anon, authenticated
 
 -- PostgREST reads its in-database configuration from the authenticator role (db-config, on by default);
 -- on Supabase this is the documented way to install a pre-request function. Reload: NOTIFY pgrst, 'reload config'.
-alter role authenticator set pgrst.db_pre_request to 'parley_internal.check_request';
+-- A placeholder setting such as pgrst.* needs a superuser, or SET on the parameter (PostgreSQL 15), or
+-- supautils' privileged_role_allowed_configs (hosted Supabase). Where none holds, the migration goes on
+-- with a WARNING naming the statement to run as a role that may: without the hook, anon's refusals carry
+-- PostgreSQL's bare 42501 instead of details 'unauthenticated' (docs/supabase-compatibility.md#hosted-roles).
+do $pre_request$
+begin
+  alter role authenticator set pgrst.db_pre_request to 'parley_internal.check_request';
+exception when insufficient_privilege then
+  raise warning using
+    message = 'Parley could not install its PostgREST pre-request hook: ' || sqlerrm,
+    hint = 'As a role allowed to set pgrst.* on authenticator, run: alter role authenticator set '
+      || 'pgrst.db_pre_request to ''parley_internal.check_request''; notify pgrst, ''reload config'';';
+end;
+$pre_request$;

@@ -9,6 +9,11 @@ calls it as PostgREST does.
 
 from __future__ import annotations
 
+import re
+import uuid
+from pathlib import Path
+
+import psycopg
 import pytest
 
 from parley.db import ApiError
@@ -48,3 +53,31 @@ def test_the_hook_is_configured_for_postgrest_and_leaves_signed_in_users_alone(a
         claims={"role": "service_role"},
     )
     assert row["setting"] == "pgrst.db_pre_request=parley_internal.check_request"
+
+
+def test_a_role_that_may_not_set_pgrst_settings_still_migrates_with_a_warning(database):
+    """functions/request_checks.sql: where `alter role authenticator set pgrst.db_pre_request` is refused
+    (no superuser, no SET on the parameter, no supautils), the migration goes on with a WARNING naming the
+    statement to run, and the existing setting is left as it is."""
+    text = (Path(__file__).parents[1] / "functions" / "request_checks.sql").read_text()
+    block = re.search(r"do \$pre_request\$.*?\$pre_request\$;", text, re.S)
+    assert block, "request_checks.sql no longer installs the hook in a guarded block"
+    warnings: list[str] = []
+    with psycopg.connect(database.url) as connection:
+        connection.add_notice_handler(
+            lambda notice: warnings.append(notice.message_primary or "")
+            if notice.severity_nonlocalized == "WARNING" else None
+        )  # fmt: skip
+        role = f"parley_no_guc_{uuid.uuid4().hex[:8]}"
+        connection.execute(f'create role "{role}" createrole')
+        connection.execute(f'grant "{role}" to current_user')
+        connection.execute(f'set local role "{role}"')
+        connection.execute(block.group(0))
+        connection.execute("reset role")
+        [(setting,)] = connection.execute(
+            "select setting from pg_db_role_setting s, unnest(s.setconfig) setting "
+            "where s.setrole = 'authenticator'::regrole and setting like 'pgrst.db_pre_request=%'"
+        ).fetchall()
+        connection.rollback()
+    assert len(warnings) == 1 and "pre-request hook" in warnings[0]
+    assert setting == "pgrst.db_pre_request=parley_internal.check_request"

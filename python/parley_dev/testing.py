@@ -142,6 +142,11 @@ class PlatformCluster(EmbeddedCluster):
                     sql.Literal(self.secrets.superuser_password)
                 )
             )
+            if self.hosted:
+                # Stand-in for supautils' privileged_role_allowed_configs, which lists pgrst.* for postgres on
+                # hosted Supabase (users set pgrst.db_schemas and pgrst.db_pre_request on authenticator there);
+                # PostgreSQL 15 expresses that as SET on the parameter (docs/supabase-compatibility.md).
+                connection.execute('grant set on parameter "pgrst.db_pre_request" to postgres')
 
 
 @dataclass
