@@ -8,7 +8,8 @@
 --   message.edited     its body or metadata changes          {message: id, conversation_id, body, edited_at}
 --   message.deleted    it becomes a tombstone                {message: id, conversation_id, deleted_at}
 --   message.mentioned  a member is mentioned                 {message_id, conversation_id, user_id}
---   call.ringing       a call message is inserted            {message, conversation_kind}
+--   call.ringing       a user is rung for a call (start_call: one event per rung participant)
+--                                                             {call: {id, media, initiator_id, started_at, ring_deadline}, user_id}
 --   message_report.created  a message is reported             {report_id, message_id, conversation_id, reason}
 -- Every event: {type, organization_id, conversation_id, occurred_at, data}.
 -- Who to notify about a message (the offline members) is decided when the
@@ -50,15 +51,14 @@ begin
   select c.organization_id, c.kind into conversation from public.conversations c where c.id = new.conversation_id;
   -- The message as readers see it: the row without deleted_by and pinned_by (new messages have neither set),
   -- the same columns as parley_internal.realtime_message_json, built without a second function call.
-  perform parley_internal.outbox_emit(case when new.kind = 'call' then 'call.ringing' else 'message.created' end,
-    conversation.organization_id, new.conversation_id,
+  perform parley_internal.outbox_emit('message.created', conversation.organization_id, new.conversation_id,
     pg_catalog.jsonb_build_object('message', pg_catalog.to_jsonb(new) - array['deleted_by', 'pinned_by'],
                                   'conversation_kind', conversation.kind));
   return null;
 end
 $$;
 comment on function parley_internal.outbox_message_inserted() is
-  'Trigger: outbox event message.created (call.ringing for call messages) with the message as readers see it.';
+  'Trigger: outbox event message.created (any kind, the call summary message posted when a call ends included) with the message as readers see it.';
 select parley_internal.restrict_function('parley_internal.outbox_message_inserted()', '{}');
 
 create or replace function parley_internal.outbox_message_updated()
@@ -122,6 +122,33 @@ $$;
 comment on function parley_internal.outbox_report_inserted() is
   'Trigger: outbox event message_report.created (for a moderators'' notification hook).';
 select parley_internal.restrict_function('parley_internal.outbox_report_inserted()', '{}');
+
+create or replace function parley_internal.outbox_call_participant_rung()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  session public.call_sessions;
+begin
+  select * into session from public.call_sessions s where s.id = new.call_id;
+  perform parley_internal.outbox_emit('call.ringing', session.organization_id, session.conversation_id,
+    pg_catalog.jsonb_build_object(
+      'call', pg_catalog.jsonb_build_object('id', session.id, 'media', session.media,
+        'initiator_id', session.initiator_id, 'started_at', session.started_at,
+        'ring_deadline', session.ring_deadline),
+      'user_id', new.user_id));
+  return null;
+end
+$$;
+comment on function parley_internal.outbox_call_participant_rung() is
+  'Trigger: outbox event call.ringing when a user is rung for a call (a call_participants row inserted as ringing), so a push worker can wake the callee while the call still rings.';
+select parley_internal.restrict_function('parley_internal.outbox_call_participant_rung()', '{}');
+
+drop trigger if exists call_participants_outbox on public.call_participants;
+create trigger call_participants_outbox after insert on public.call_participants
+  for each row when (new.state = 'ringing') execute function parley_internal.outbox_call_participant_rung();
 
 drop trigger if exists messages_outbox_insert on public.messages;
 create trigger messages_outbox_insert after insert on public.messages

@@ -157,19 +157,22 @@ def test_events_arrive_in_commit_order_signed_with_an_idempotency_key(
     second = send(api, bob, world["room"], "hi")
     api.rpc("report_message", {"message_id": second["id"], "reason": "spam"}, token=alice.token)
     api.rpc("delete_message", {"message_id": second["id"]}, token=bob.token)
-    as_owner(database, "insert into messages (conversation_id, sender_kind, sender_id, kind, body, metadata) "
-                       "values (%s, 'user', %s, 'call', 'Call', '{\"status\": \"ringing\"}')",
-             (world["room"], owner.id))  # fmt: skip
+    call = api.rpc("start_call", {"conversation_id": world["room"], "media": "video"}, token=owner.token)
     # A rolled-back transaction emits nothing.
     with psycopg.connect(database.url) as connection:
         connection.execute("insert into messages (conversation_id, sender_kind, sender_id, body) "
                            "values (%s, 'user', %s, 'never committed')", (world["room"], alice.id))  # fmt: skip
         connection.rollback()
-    drain(worker, lambda: len(receiver.events()) >= 7)
+    drain(worker, lambda: len(receiver.events()) >= 8)
     events = receiver.events()
     assert [e["type"] for e in events] == ["message.created", "message.mentioned", "message.edited",
                                            "message.created", "message_report.created", "message.deleted",
-                                           "call.ringing"]  # fmt: skip
+                                           "call.ringing", "call.ringing"]  # fmt: skip
+    # A started call rings each other member, once, while it rings: who to wake, and which call.
+    rung = events[6:]
+    assert sorted(e["data"]["user_id"] for e in rung) == sorted([str(alice.id), str(bob.id)])
+    assert {e["data"]["call"]["id"] for e in rung} == {call["id"]}
+    assert all(e["data"]["call"]["media"] == "video" and e["conversation_id"] == world["room"] for e in rung)
     assert events[0]["data"]["message"]["body"] == "hello @bob" and events[1]["data"]["user_id"] == str(bob.id)
     assert all(e["organization_id"] == world["organization"] for e in events)
     assert "never committed" not in json.dumps(events)
