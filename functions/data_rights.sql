@@ -85,11 +85,20 @@ begin
                'organization_id', r.organization_id, 'conversation_id', r.conversation_id, 'kind', r.kind,
                'reason', r.reason, 'expires_at', r.expires_at, 'created_at', r.created_at,
                'lifted_at', r.lifted_at) order by r.id)
-      from public.moderation_restrictions r where r.user_id = caller), '[]'));
+      from public.moderation_restrictions r where r.user_id = caller), '[]'),
+    'calls', coalesce((
+      select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+               'call_id', s.id, 'conversation_id', s.conversation_id, 'media', s.media,
+               'initiated_by_me', s.initiator_id is not distinct from caller, 'my_state', p.state,
+               'invited_at', p.invited_at, 'joined_at', p.joined_at, 'left_at', p.left_at,
+               'started_at', s.started_at, 'answered_at', s.answered_at, 'ended_at', s.ended_at,
+               'end_reason', s.end_reason) order by s.started_at, s.id)
+      from public.call_participants p join public.call_sessions s on s.id = p.call_id
+      where p.user_id = caller), '[]'));
 end
 $$;
 comment on function parley_internal.export_my_data() is
-  'Everything Parley holds about you as one JSON document: account email, profile, privacy settings, presence, organizations, conversations with your read state, the messages you sent (persona messages included) and your edits, reactions, mentions, uploaded files (object names: sign them with Storage to download), connections, blocks, reports you filed and restrictions on you. The worker command parley worker export writes it with the files into an archive.';
+  'Everything Parley holds about you as one JSON document: account email, profile, privacy settings, presence, organizations, conversations with your read state, the messages you sent (persona messages included) and your edits, reactions, mentions, uploaded files (object names: sign them with Storage to download), connections, blocks, reports you filed, restrictions on you and the calls you took part in (your state in each). The worker command parley worker export writes it with the files into an archive.';
 select parley_internal.publish_function('parley_internal.export_my_data()');
 
 -- Erasure -------------------------------------------------------------------------

@@ -64,7 +64,9 @@ def alice_leaves_traces(api: Api, backend: LocalBackend, w: dict[str, Any]) -> d
             token=alice.token)  # fmt: skip
     api.rpc("set_member_role", {"organization_id": w["organization"], "user_id": str(alice.id), "role": "admin"},
             token=owner.token)  # fmt: skip
-    return {"message": first, "file_message": with_file, "attachment": str(uploaded.attachment_id), "bobs": bobs}
+    call = api.rpc("start_call", {"conversation_id": w["room"], "media": "audio"}, token=alice.token)
+    return {"message": first, "file_message": with_file, "attachment": str(uploaded.attachment_id), "bobs": bobs,
+            "call": call}  # fmt: skip
 
 
 def test_export_my_data_holds_everything_about_the_caller_and_nothing_of_others(
@@ -87,9 +89,14 @@ def test_export_my_data_holds_everything_about_the_caller_and_nothing_of_others(
     [attachment] = document["attachments"]
     assert attachment["file_name"] == "cv.txt" and attachment["object_name"].startswith(w["room"])
     assert [r["note"] for r in document["reports_filed"]] == ["alice thinks so"]
+    [call] = document["calls"]
+    assert (call["call_id"], call["initiated_by_me"], call["my_state"]) == (made["call"]["id"], True, "joined")
     # Bob's export has none of Alice's messages.
     bobs_export = api.rpc("export_my_data", {}, token=w["people"]["bob"].token)
     assert [m["body"] for m in bobs_export["messages"]] == ["hi alice"]
+    assert [(c["call_id"], c["initiated_by_me"], c["my_state"]) for c in bobs_export["calls"]] == [
+        (made["call"]["id"], False, "ringing")
+    ]
     # A read-only request works (GET: supabase-js rpc(..., { get: true })).
     assert api.rpc("export_my_data", {}, token=alice.token, method="GET")["user_id"] == str(alice.id)
     assert refusal(lambda: api.rpc("export_my_data", {})).status == 401
