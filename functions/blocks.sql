@@ -56,20 +56,7 @@ comment on function parley_internal.is_user_blocked(uuid) is
 revoke all on function parley_internal.is_user_blocked(uuid) from public, anon, authenticated, service_role;
 grant execute on function parley_internal.is_user_blocked(uuid) to authenticated;
 
--- public.is_user_blocked: SECURITY INVOKER wrapper over parley_internal.is_user_blocked (splinter 0028/0029).
-create or replace function public.is_user_blocked(other_user_id uuid)
-returns boolean
-language sql
-stable
-security invoker
-set search_path = ''
-as $$
-  select parley_internal.is_user_blocked(other_user_id => is_user_blocked.other_user_id)
-$$;
-comment on function public.is_user_blocked(uuid) is
-  'Whether the current user has blocked the other user (never whether the other blocked you).';
-revoke all on function public.is_user_blocked(uuid) from public, anon, authenticated, service_role;
-grant execute on function public.is_user_blocked(uuid) to authenticated;
+select parley_internal.publish_function('parley_internal.is_user_blocked(uuid)');
 
 create or replace function parley_internal.block_user(user_id uuid)
 returns public.blocks
@@ -102,20 +89,7 @@ comment on function parley_internal.block_user(uuid) is
 revoke all on function parley_internal.block_user(uuid) from public, anon, authenticated, service_role;
 grant execute on function parley_internal.block_user(uuid) to authenticated;
 
--- public.block_user: SECURITY INVOKER wrapper over parley_internal.block_user (splinter 0028/0029).
-create or replace function public.block_user(user_id uuid)
-returns public.blocks
-language sql
-volatile
-security invoker
-set search_path = ''
-as $$
-  select * from parley_internal.block_user(user_id => block_user.user_id)
-$$;
-comment on function public.block_user(uuid) is
-  'Block a user (idempotent): no direct messages or calls either way, presence hidden, connection removed.';
-revoke all on function public.block_user(uuid) from public, anon, authenticated, service_role;
-grant execute on function public.block_user(uuid) to authenticated;
+select parley_internal.publish_function('parley_internal.block_user(uuid)');
 
 create or replace function parley_internal.unblock_user(user_id uuid)
 returns void
@@ -138,16 +112,4 @@ comment on function parley_internal.unblock_user(uuid) is 'Remove a block you ma
 revoke all on function parley_internal.unblock_user(uuid) from public, anon, authenticated, service_role;
 grant execute on function parley_internal.unblock_user(uuid) to authenticated;
 
--- public.unblock_user: SECURITY INVOKER wrapper over parley_internal.unblock_user (splinter 0028/0029).
-create or replace function public.unblock_user(user_id uuid)
-returns void
-language sql
-volatile
-security invoker
-set search_path = ''
-as $$
-  select parley_internal.unblock_user(user_id => unblock_user.user_id)
-$$;
-comment on function public.unblock_user(uuid) is 'Remove a block you made.';
-revoke all on function public.unblock_user(uuid) from public, anon, authenticated, service_role;
-grant execute on function public.unblock_user(uuid) to authenticated;
+select parley_internal.publish_function('parley_internal.unblock_user(uuid)');

@@ -37,22 +37,7 @@ begin
 end
 $$;
 comment on function parley_internal.are_users_connected(uuid) is 'Whether the current user and the other user are connected.';
-revoke all on function parley_internal.are_users_connected(uuid) from public, anon, authenticated, service_role;
-grant execute on function parley_internal.are_users_connected(uuid) to authenticated;
-
--- public.are_users_connected: SECURITY INVOKER wrapper over parley_internal.are_users_connected (splinter 0028/0029).
-create or replace function public.are_users_connected(other_user_id uuid)
-returns boolean
-language sql
-stable
-security invoker
-set search_path = ''
-as $$
-  select parley_internal.are_users_connected(other_user_id => are_users_connected.other_user_id)
-$$;
-comment on function public.are_users_connected(uuid) is 'Whether the current user and the other user are connected.';
-revoke all on function public.are_users_connected(uuid) from public, anon, authenticated, service_role;
-grant execute on function public.are_users_connected(uuid) to authenticated;
+select parley_internal.publish_function('parley_internal.are_users_connected(uuid)');
 
 -- Lock the pair's row; null when there is none.
 create or replace function parley_internal.lock_connection(user_a uuid, user_b uuid)
@@ -122,23 +107,7 @@ end
 $$;
 comment on function parley_internal.request_connection(uuid) is
   'Ask to connect with a user (idempotent). If they already asked you, this accepts their request.';
-revoke all on function parley_internal.request_connection(uuid) from public, anon, authenticated, service_role;
-grant execute on function parley_internal.request_connection(uuid) to authenticated;
-
--- public.request_connection: SECURITY INVOKER wrapper over parley_internal.request_connection (splinter 0028/0029).
-create or replace function public.request_connection(user_id uuid)
-returns public.connections
-language sql
-volatile
-security invoker
-set search_path = ''
-as $$
-  select * from parley_internal.request_connection(user_id => request_connection.user_id)
-$$;
-comment on function public.request_connection(uuid) is
-  'Ask to connect with a user (idempotent). If they already asked you, this accepts their request.';
-revoke all on function public.request_connection(uuid) from public, anon, authenticated, service_role;
-grant execute on function public.request_connection(uuid) to authenticated;
+select parley_internal.publish_function('parley_internal.request_connection(uuid)');
 
 create or replace function parley_internal.accept_connection(user_id uuid)
 returns public.connections
@@ -169,23 +138,7 @@ end
 $$;
 comment on function parley_internal.accept_connection(uuid) is
   'Accept the pending request the user sent you (accepting an accepted connection returns it unchanged).';
-revoke all on function parley_internal.accept_connection(uuid) from public, anon, authenticated, service_role;
-grant execute on function parley_internal.accept_connection(uuid) to authenticated;
-
--- public.accept_connection: SECURITY INVOKER wrapper over parley_internal.accept_connection (splinter 0028/0029).
-create or replace function public.accept_connection(user_id uuid)
-returns public.connections
-language sql
-volatile
-security invoker
-set search_path = ''
-as $$
-  select * from parley_internal.accept_connection(user_id => accept_connection.user_id)
-$$;
-comment on function public.accept_connection(uuid) is
-  'Accept the pending request the user sent you (accepting an accepted connection returns it unchanged).';
-revoke all on function public.accept_connection(uuid) from public, anon, authenticated, service_role;
-grant execute on function public.accept_connection(uuid) to authenticated;
+select parley_internal.publish_function('parley_internal.accept_connection(uuid)');
 
 -- Delete the pair's row if it is in the expected state for this action.
 create or replace function parley_internal.end_connection(caller uuid, other uuid, action text)
@@ -234,22 +187,7 @@ begin
 end
 $$;
 comment on function parley_internal.decline_connection(uuid) is 'Decline the pending request the user sent you (deletes it).';
-revoke all on function parley_internal.decline_connection(uuid) from public, anon, authenticated, service_role;
-grant execute on function parley_internal.decline_connection(uuid) to authenticated;
-
--- public.decline_connection: SECURITY INVOKER wrapper over parley_internal.decline_connection (splinter 0028/0029).
-create or replace function public.decline_connection(user_id uuid)
-returns void
-language sql
-volatile
-security invoker
-set search_path = ''
-as $$
-  select parley_internal.decline_connection(user_id => decline_connection.user_id)
-$$;
-comment on function public.decline_connection(uuid) is 'Decline the pending request the user sent you (deletes it).';
-revoke all on function public.decline_connection(uuid) from public, anon, authenticated, service_role;
-grant execute on function public.decline_connection(uuid) to authenticated;
+select parley_internal.publish_function('parley_internal.decline_connection(uuid)');
 
 create or replace function parley_internal.cancel_connection_request(user_id uuid)
 returns void
@@ -263,22 +201,7 @@ begin
 end
 $$;
 comment on function parley_internal.cancel_connection_request(uuid) is 'Withdraw the pending request you sent the user.';
-revoke all on function parley_internal.cancel_connection_request(uuid) from public, anon, authenticated, service_role;
-grant execute on function parley_internal.cancel_connection_request(uuid) to authenticated;
-
--- public.cancel_connection_request: SECURITY INVOKER wrapper over parley_internal.cancel_connection_request (splinter 0028/0029).
-create or replace function public.cancel_connection_request(user_id uuid)
-returns void
-language sql
-volatile
-security invoker
-set search_path = ''
-as $$
-  select parley_internal.cancel_connection_request(user_id => cancel_connection_request.user_id)
-$$;
-comment on function public.cancel_connection_request(uuid) is 'Withdraw the pending request you sent the user.';
-revoke all on function public.cancel_connection_request(uuid) from public, anon, authenticated, service_role;
-grant execute on function public.cancel_connection_request(uuid) to authenticated;
+select parley_internal.publish_function('parley_internal.cancel_connection_request(uuid)');
 
 create or replace function parley_internal.remove_connection(user_id uuid)
 returns void
@@ -292,22 +215,7 @@ begin
 end
 $$;
 comment on function parley_internal.remove_connection(uuid) is 'Remove an accepted connection.';
-revoke all on function parley_internal.remove_connection(uuid) from public, anon, authenticated, service_role;
-grant execute on function parley_internal.remove_connection(uuid) to authenticated;
-
--- public.remove_connection: SECURITY INVOKER wrapper over parley_internal.remove_connection (splinter 0028/0029).
-create or replace function public.remove_connection(user_id uuid)
-returns void
-language sql
-volatile
-security invoker
-set search_path = ''
-as $$
-  select parley_internal.remove_connection(user_id => remove_connection.user_id)
-$$;
-comment on function public.remove_connection(uuid) is 'Remove an accepted connection.';
-revoke all on function public.remove_connection(uuid) from public, anon, authenticated, service_role;
-grant execute on function public.remove_connection(uuid) to authenticated;
+select parley_internal.publish_function('parley_internal.remove_connection(uuid)');
 
 create or replace function parley_internal.get_user_contacts()
 returns table (user_id uuid, username text, display_name text, avatar_url text, connected_at timestamptz)
@@ -328,19 +236,4 @@ begin
 end
 $$;
 comment on function parley_internal.get_user_contacts() is 'The current user''s accepted connections with display info.';
-revoke all on function parley_internal.get_user_contacts() from public, anon, authenticated, service_role;
-grant execute on function parley_internal.get_user_contacts() to authenticated;
-
--- public.get_user_contacts: SECURITY INVOKER wrapper over parley_internal.get_user_contacts (splinter 0028/0029).
-create or replace function public.get_user_contacts()
-returns table (user_id uuid, username text, display_name text, avatar_url text, connected_at timestamptz)
-language sql
-stable
-security invoker
-set search_path = ''
-as $$
-  select * from parley_internal.get_user_contacts()
-$$;
-comment on function public.get_user_contacts() is 'The current user''s accepted connections with display info.';
-revoke all on function public.get_user_contacts() from public, anon, authenticated, service_role;
-grant execute on function public.get_user_contacts() to authenticated;
+select parley_internal.publish_function('parley_internal.get_user_contacts()');

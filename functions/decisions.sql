@@ -114,23 +114,7 @@ as $$
 $$;
 comment on function parley_internal.can_message(uuid) is
   'Whether the current user may send the recipient a direct message: {allowed, reason}.';
-revoke all on function parley_internal.can_message(uuid) from public, anon, authenticated, service_role;
-grant execute on function parley_internal.can_message(uuid) to anon, authenticated;
-
--- public.can_message: SECURITY INVOKER wrapper over parley_internal.can_message (splinter 0028/0029).
-create or replace function public.can_message(recipient_id uuid)
-returns public.contact_decision
-language sql
-stable
-security invoker
-set search_path = ''
-as $$
-  select * from parley_internal.can_message(recipient_id => can_message.recipient_id)
-$$;
-comment on function public.can_message(uuid) is
-  'Whether the current user may send the recipient a direct message: {allowed, reason}.';
-revoke all on function public.can_message(uuid) from public, anon, authenticated, service_role;
-grant execute on function public.can_message(uuid) to anon, authenticated;
+select parley_internal.publish_function('parley_internal.can_message(uuid)', '{anon,authenticated}');
 
 create or replace function parley_internal.can_call(recipient_id uuid)
 returns public.contact_decision
@@ -144,20 +128,4 @@ as $$
 $$;
 comment on function parley_internal.can_call(uuid) is
   'Whether the current user may call the recipient: {allowed, reason}.';
-revoke all on function parley_internal.can_call(uuid) from public, anon, authenticated, service_role;
-grant execute on function parley_internal.can_call(uuid) to anon, authenticated;
-
--- public.can_call: SECURITY INVOKER wrapper over parley_internal.can_call (splinter 0028/0029).
-create or replace function public.can_call(recipient_id uuid)
-returns public.contact_decision
-language sql
-stable
-security invoker
-set search_path = ''
-as $$
-  select * from parley_internal.can_call(recipient_id => can_call.recipient_id)
-$$;
-comment on function public.can_call(uuid) is
-  'Whether the current user may call the recipient: {allowed, reason}.';
-revoke all on function public.can_call(uuid) from public, anon, authenticated, service_role;
-grant execute on function public.can_call(uuid) to anon, authenticated;
+select parley_internal.publish_function('parley_internal.can_call(uuid)', '{anon,authenticated}');

@@ -562,7 +562,7 @@ begin
   settings := parley_internal.organization_settings_of(send_notice.organization_id);
   perform parley_internal.validate_message_body(send_notice.body, settings.max_message_length, false);
 
-  -- The same get-or-create as get_or_create_notices_conversation (functions/conversations.sql).
+  -- The same get-or-create as get_or_create_notices_conversation (functions/notices_conversations.sql).
   notices_id := parley_internal.subject_conversation_for(send_notice.organization_id, send_notice.user_id, 'notices');
   select * into conversation from public.conversations c where c.id = notices_id;
   select * into delivery from parley_internal.deliver_message(

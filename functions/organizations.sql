@@ -212,23 +212,7 @@ end
 $$;
 comment on function parley_internal.create_organization(text) is
   'Create an organization; the caller becomes its owner. Starts on the default plan.';
-revoke all on function parley_internal.create_organization(text) from public, anon, authenticated, service_role;
-grant execute on function parley_internal.create_organization(text) to authenticated;
-
--- public.create_organization: SECURITY INVOKER wrapper over parley_internal.create_organization (splinter 0028/0029).
-create or replace function public.create_organization(name text)
-returns public.organizations
-language sql
-volatile
-security invoker
-set search_path = ''
-as $$
-  select * from parley_internal.create_organization(name => create_organization.name)
-$$;
-comment on function public.create_organization(text) is
-  'Create an organization; the caller becomes its owner. Starts on the default plan.';
-revoke all on function public.create_organization(text) from public, anon, authenticated, service_role;
-grant execute on function public.create_organization(text) to authenticated;
+select parley_internal.publish_function('parley_internal.create_organization(text)');
 
 create or replace function parley_internal.create_invitation(
   organization_id uuid,
@@ -280,35 +264,7 @@ end
 $$;
 comment on function parley_internal.create_invitation(uuid, text, text, integer) is
   'Owners/admins: invite to the organization with a role (admin, member, guest). Returns the secret token once.';
-revoke all on function parley_internal.create_invitation(uuid, text, text, integer) from public, anon, authenticated, service_role;
-grant execute on function parley_internal.create_invitation(uuid, text, text, integer) to authenticated;
-
--- public.create_invitation: SECURITY INVOKER wrapper over parley_internal.create_invitation (splinter 0028/0029).
-create or replace function public.create_invitation(
-  organization_id uuid,
-  role text default 'member',
-  email text default null,
-  expires_in_hours integer default 168,
-  out invitation_id uuid,
-  out token text,
-  out expires_at timestamptz
-)
-language sql
-volatile
-security invoker
-set search_path = ''
-as $$
-  select * from parley_internal.create_invitation(
-    organization_id => create_invitation.organization_id,
-    role => create_invitation.role,
-    email => create_invitation.email,
-    expires_in_hours => create_invitation.expires_in_hours
-  )
-$$;
-comment on function public.create_invitation(uuid, text, text, integer) is
-  'Owners/admins: invite to the organization with a role (admin, member, guest). Returns the secret token once.';
-revoke all on function public.create_invitation(uuid, text, text, integer) from public, anon, authenticated, service_role;
-grant execute on function public.create_invitation(uuid, text, text, integer) to authenticated;
+select parley_internal.publish_function('parley_internal.create_invitation(uuid, text, text, integer)');
 
 create or replace function parley_internal.revoke_invitation(invitation_id uuid)
 returns void
@@ -334,22 +290,7 @@ begin
 end
 $$;
 comment on function parley_internal.revoke_invitation(uuid) is 'Owners/admins: delete an unused invitation.';
-revoke all on function parley_internal.revoke_invitation(uuid) from public, anon, authenticated, service_role;
-grant execute on function parley_internal.revoke_invitation(uuid) to authenticated;
-
--- public.revoke_invitation: SECURITY INVOKER wrapper over parley_internal.revoke_invitation (splinter 0028/0029).
-create or replace function public.revoke_invitation(invitation_id uuid)
-returns void
-language sql
-volatile
-security invoker
-set search_path = ''
-as $$
-  select parley_internal.revoke_invitation(invitation_id => revoke_invitation.invitation_id)
-$$;
-comment on function public.revoke_invitation(uuid) is 'Owners/admins: delete an unused invitation.';
-revoke all on function public.revoke_invitation(uuid) from public, anon, authenticated, service_role;
-grant execute on function public.revoke_invitation(uuid) to authenticated;
+select parley_internal.publish_function('parley_internal.revoke_invitation(uuid)');
 
 create or replace function parley_internal.accept_invitation(token text)
 returns public.organization_members
@@ -406,23 +347,7 @@ end
 $$;
 comment on function parley_internal.accept_invitation(text) is
   'Join an organization with an invitation token (once, before it expires). Returns the membership.';
-revoke all on function parley_internal.accept_invitation(text) from public, anon, authenticated, service_role;
-grant execute on function parley_internal.accept_invitation(text) to authenticated;
-
--- public.accept_invitation: SECURITY INVOKER wrapper over parley_internal.accept_invitation (splinter 0028/0029).
-create or replace function public.accept_invitation(token text)
-returns public.organization_members
-language sql
-volatile
-security invoker
-set search_path = ''
-as $$
-  select * from parley_internal.accept_invitation(token => accept_invitation.token)
-$$;
-comment on function public.accept_invitation(text) is
-  'Join an organization with an invitation token (once, before it expires). Returns the membership.';
-revoke all on function public.accept_invitation(text) from public, anon, authenticated, service_role;
-grant execute on function public.accept_invitation(text) to authenticated;
+select parley_internal.publish_function('parley_internal.accept_invitation(text)');
 
 create or replace function parley_internal.leave_organization(organization_id uuid)
 returns void
@@ -445,23 +370,7 @@ end
 $$;
 comment on function parley_internal.leave_organization(uuid) is
   'Leave an organization. The last owner cannot leave (PT409 last_owner).';
-revoke all on function parley_internal.leave_organization(uuid) from public, anon, authenticated, service_role;
-grant execute on function parley_internal.leave_organization(uuid) to authenticated;
-
--- public.leave_organization: SECURITY INVOKER wrapper over parley_internal.leave_organization (splinter 0028/0029).
-create or replace function public.leave_organization(organization_id uuid)
-returns void
-language sql
-volatile
-security invoker
-set search_path = ''
-as $$
-  select parley_internal.leave_organization(organization_id => leave_organization.organization_id)
-$$;
-comment on function public.leave_organization(uuid) is
-  'Leave an organization. The last owner cannot leave (PT409 last_owner).';
-revoke all on function public.leave_organization(uuid) from public, anon, authenticated, service_role;
-grant execute on function public.leave_organization(uuid) to authenticated;
+select parley_internal.publish_function('parley_internal.leave_organization(uuid)');
 
 -- Whether actor (with actor_role) may give target (currently target_role)
 -- the role new_role. Owners manage everyone; admins manage members and
@@ -525,27 +434,7 @@ end
 $$;
 comment on function parley_internal.set_member_role(uuid, uuid, text) is
   'Owners/admins: change a member''s role (admins cannot touch owners, themselves, or create owners).';
-revoke all on function parley_internal.set_member_role(uuid, uuid, text) from public, anon, authenticated, service_role;
-grant execute on function parley_internal.set_member_role(uuid, uuid, text) to authenticated;
-
--- public.set_member_role: SECURITY INVOKER wrapper over parley_internal.set_member_role (splinter 0028/0029).
-create or replace function public.set_member_role(organization_id uuid, user_id uuid, role text)
-returns public.organization_members
-language sql
-volatile
-security invoker
-set search_path = ''
-as $$
-  select * from parley_internal.set_member_role(
-    organization_id => set_member_role.organization_id,
-    user_id => set_member_role.user_id,
-    role => set_member_role.role
-  )
-$$;
-comment on function public.set_member_role(uuid, uuid, text) is
-  'Owners/admins: change a member''s role (admins cannot touch owners, themselves, or create owners).';
-revoke all on function public.set_member_role(uuid, uuid, text) from public, anon, authenticated, service_role;
-grant execute on function public.set_member_role(uuid, uuid, text) to authenticated;
+select parley_internal.publish_function('parley_internal.set_member_role(uuid, uuid, text)');
 
 create or replace function parley_internal.remove_member(organization_id uuid, user_id uuid)
 returns void
@@ -582,25 +471,7 @@ begin
 end
 $$;
 comment on function parley_internal.remove_member(uuid, uuid) is 'Owners/admins: remove a member from the organization.';
-revoke all on function parley_internal.remove_member(uuid, uuid) from public, anon, authenticated, service_role;
-grant execute on function parley_internal.remove_member(uuid, uuid) to authenticated;
-
--- public.remove_member: SECURITY INVOKER wrapper over parley_internal.remove_member (splinter 0028/0029).
-create or replace function public.remove_member(organization_id uuid, user_id uuid)
-returns void
-language sql
-volatile
-security invoker
-set search_path = ''
-as $$
-  select parley_internal.remove_member(
-    organization_id => remove_member.organization_id,
-    user_id => remove_member.user_id
-  )
-$$;
-comment on function public.remove_member(uuid, uuid) is 'Owners/admins: remove a member from the organization.';
-revoke all on function public.remove_member(uuid, uuid) from public, anon, authenticated, service_role;
-grant execute on function public.remove_member(uuid, uuid) to authenticated;
+select parley_internal.publish_function('parley_internal.remove_member(uuid, uuid)');
 
 create or replace function parley_internal.transfer_ownership(organization_id uuid, new_owner_id uuid)
 returns void
@@ -643,23 +514,4 @@ end
 $$;
 comment on function parley_internal.transfer_ownership(uuid, uuid) is
   'Owner: make another member owner and become admin. Serialized per organization.';
-revoke all on function parley_internal.transfer_ownership(uuid, uuid) from public, anon, authenticated, service_role;
-grant execute on function parley_internal.transfer_ownership(uuid, uuid) to authenticated;
-
--- public.transfer_ownership: SECURITY INVOKER wrapper over parley_internal.transfer_ownership (splinter 0028/0029).
-create or replace function public.transfer_ownership(organization_id uuid, new_owner_id uuid)
-returns void
-language sql
-volatile
-security invoker
-set search_path = ''
-as $$
-  select parley_internal.transfer_ownership(
-    organization_id => transfer_ownership.organization_id,
-    new_owner_id => transfer_ownership.new_owner_id
-  )
-$$;
-comment on function public.transfer_ownership(uuid, uuid) is
-  'Owner: make another member owner and become admin. Serialized per organization.';
-revoke all on function public.transfer_ownership(uuid, uuid) from public, anon, authenticated, service_role;
-grant execute on function public.transfer_ownership(uuid, uuid) to authenticated;
+select parley_internal.publish_function('parley_internal.transfer_ownership(uuid, uuid)');

@@ -87,23 +87,7 @@ comment on function parley_internal.has_permission(uuid, text) is
 revoke all on function parley_internal.has_permission(uuid, text) from public, anon, authenticated, service_role;
 grant execute on function parley_internal.has_permission(uuid, text) to authenticated;
 
--- public.has_permission: SECURITY INVOKER wrapper over parley_internal.has_permission (splinter 0028/0029).
-create or replace function public.has_permission(organization_id uuid, permission text)
-returns boolean
-language sql
-stable
-security invoker
-set search_path = ''
-as $$
-  select parley_internal.has_permission(
-    organization_id => has_permission.organization_id,
-    permission => has_permission.permission
-  )
-$$;
-comment on function public.has_permission(uuid, text) is
-  'Whether the current user holds the named permission in the organization (false when not a member).';
-revoke all on function public.has_permission(uuid, text) from public, anon, authenticated, service_role;
-grant execute on function public.has_permission(uuid, text) to authenticated;
+select parley_internal.publish_function('parley_internal.has_permission(uuid, text)');
 
 create or replace function parley_internal.my_permissions(organization_id uuid)
 returns setof text
@@ -120,19 +104,7 @@ comment on function parley_internal.my_permissions(uuid) is 'Every permission th
 revoke all on function parley_internal.my_permissions(uuid) from public, anon, authenticated, service_role;
 grant execute on function parley_internal.my_permissions(uuid) to authenticated;
 
--- public.my_permissions: SECURITY INVOKER wrapper over parley_internal.my_permissions (splinter 0028/0029).
-create or replace function public.my_permissions(organization_id uuid)
-returns setof text
-language sql
-stable
-security invoker
-set search_path = ''
-as $$
-  select * from parley_internal.my_permissions(organization_id => my_permissions.organization_id)
-$$;
-comment on function public.my_permissions(uuid) is 'Every permission the current user holds in the organization.';
-revoke all on function public.my_permissions(uuid) from public, anon, authenticated, service_role;
-grant execute on function public.my_permissions(uuid) to authenticated;
+select parley_internal.publish_function('parley_internal.my_permissions(uuid)');
 
 -- Overrides: owners override admin/member/guest; admins override member and
 -- guest only, so nobody can grant a permission to their own role.
@@ -227,25 +199,7 @@ comment on function parley_internal.set_role_permission(uuid, text, text, boolea
 revoke all on function parley_internal.set_role_permission(uuid, text, text, boolean) from public, anon, authenticated, service_role;
 grant execute on function parley_internal.set_role_permission(uuid, text, text, boolean) to authenticated;
 
--- public.set_role_permission: SECURITY INVOKER wrapper over parley_internal.set_role_permission (splinter 0028/0029).
-create or replace function public.set_role_permission(organization_id uuid, role text, permission text, granted boolean)
-returns public.organization_role_permissions
-language sql
-volatile
-security invoker
-set search_path = ''
-as $$
-  select * from parley_internal.set_role_permission(
-    organization_id => set_role_permission.organization_id,
-    role => set_role_permission.role,
-    permission => set_role_permission.permission,
-    granted => set_role_permission.granted
-  )
-$$;
-comment on function public.set_role_permission(uuid, text, text, boolean) is
-  'Owners/admins: grant (true) or revoke (false) a permission for a role in the organization, overriding the default.';
-revoke all on function public.set_role_permission(uuid, text, text, boolean) from public, anon, authenticated, service_role;
-grant execute on function public.set_role_permission(uuid, text, text, boolean) to authenticated;
+select parley_internal.publish_function('parley_internal.set_role_permission(uuid, text, text, boolean)');
 
 create or replace function parley_internal.clear_role_permission(organization_id uuid, role text, permission text)
 returns void
@@ -275,21 +229,4 @@ comment on function parley_internal.clear_role_permission(uuid, text, text) is
 revoke all on function parley_internal.clear_role_permission(uuid, text, text) from public, anon, authenticated, service_role;
 grant execute on function parley_internal.clear_role_permission(uuid, text, text) to authenticated;
 
--- public.clear_role_permission: SECURITY INVOKER wrapper over parley_internal.clear_role_permission (splinter 0028/0029).
-create or replace function public.clear_role_permission(organization_id uuid, role text, permission text)
-returns void
-language sql
-volatile
-security invoker
-set search_path = ''
-as $$
-  select parley_internal.clear_role_permission(
-    organization_id => clear_role_permission.organization_id,
-    role => clear_role_permission.role,
-    permission => clear_role_permission.permission
-  )
-$$;
-comment on function public.clear_role_permission(uuid, text, text) is
-  'Owners/admins: remove an override so the role falls back to the default map.';
-revoke all on function public.clear_role_permission(uuid, text, text) from public, anon, authenticated, service_role;
-grant execute on function public.clear_role_permission(uuid, text, text) to authenticated;
+select parley_internal.publish_function('parley_internal.clear_role_permission(uuid, text, text)');

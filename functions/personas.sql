@@ -113,27 +113,7 @@ end
 $$;
 comment on function parley_internal.create_persona(uuid, text, text) is
   'Owners/admins: create a persona (display identity) of the organization.';
-revoke all on function parley_internal.create_persona(uuid, text, text) from public, anon, authenticated, service_role;
-grant execute on function parley_internal.create_persona(uuid, text, text) to authenticated;
-
--- public.create_persona: SECURITY INVOKER wrapper over parley_internal.create_persona (splinter 0028/0029).
-create or replace function public.create_persona(organization_id uuid, display_name text, avatar_url text default null)
-returns public.personas
-language sql
-volatile
-security invoker
-set search_path = ''
-as $$
-  select * from parley_internal.create_persona(
-    organization_id => create_persona.organization_id,
-    display_name => create_persona.display_name,
-    avatar_url => create_persona.avatar_url
-  )
-$$;
-comment on function public.create_persona(uuid, text, text) is
-  'Owners/admins: create a persona (display identity) of the organization.';
-revoke all on function public.create_persona(uuid, text, text) from public, anon, authenticated, service_role;
-grant execute on function public.create_persona(uuid, text, text) to authenticated;
+select parley_internal.publish_function('parley_internal.create_persona(uuid, text, text)');
 
 create or replace function parley_internal.act_as_persona(persona_id uuid, action text default 'session_start')
 returns public.persona_acts
@@ -158,23 +138,4 @@ end
 $$;
 comment on function parley_internal.act_as_persona(uuid, text) is
   'Support agents: record starting (or ending) a session acting as a persona; refused unless allowed.';
-revoke all on function parley_internal.act_as_persona(uuid, text) from public, anon, authenticated, service_role;
-grant execute on function parley_internal.act_as_persona(uuid, text) to authenticated;
-
--- public.act_as_persona: SECURITY INVOKER wrapper over parley_internal.act_as_persona (splinter 0028/0029).
-create or replace function public.act_as_persona(persona_id uuid, action text default 'session_start')
-returns public.persona_acts
-language sql
-volatile
-security invoker
-set search_path = ''
-as $$
-  select * from parley_internal.act_as_persona(
-    persona_id => act_as_persona.persona_id,
-    action => act_as_persona.action
-  )
-$$;
-comment on function public.act_as_persona(uuid, text) is
-  'Support agents: record starting (or ending) a session acting as a persona; refused unless allowed.';
-revoke all on function public.act_as_persona(uuid, text) from public, anon, authenticated, service_role;
-grant execute on function public.act_as_persona(uuid, text) to authenticated;
+select parley_internal.publish_function('parley_internal.act_as_persona(uuid, text)');

@@ -62,22 +62,4 @@ end
 $$;
 comment on function parley_internal.organization_features(uuid) is
   'The features the organization''s plan includes (members only).';
-revoke all on function parley_internal.organization_features(uuid) from public, anon, authenticated, service_role;
-grant execute on function parley_internal.organization_features(uuid) to authenticated, service_role;
-
--- public.organization_features: SECURITY INVOKER wrapper over parley_internal.organization_features (splinter 0028/0029).
-create or replace function public.organization_features(organization_id uuid)
-returns setof text
-language sql
-stable
-security invoker
-set search_path = ''
-as $$
-  select * from parley_internal.organization_features(
-    organization_id => organization_features.organization_id
-  )
-$$;
-comment on function public.organization_features(uuid) is
-  'The features the organization''s plan includes (members only).';
-revoke all on function public.organization_features(uuid) from public, anon, authenticated, service_role;
-grant execute on function public.organization_features(uuid) to authenticated, service_role;
+select parley_internal.publish_function('parley_internal.organization_features(uuid)', '{authenticated,service_role}');

@@ -215,23 +215,7 @@ end
 $$;
 comment on function parley_internal.get_user_display_info(uuid) is
   'Display info (username, display name, avatar) of any user by id, for chat headers and member lists.';
-revoke all on function parley_internal.get_user_display_info(uuid) from public, anon, authenticated, service_role;
-grant execute on function parley_internal.get_user_display_info(uuid) to authenticated;
-
--- public.get_user_display_info: SECURITY INVOKER wrapper over parley_internal.get_user_display_info (splinter 0028/0029).
-create or replace function public.get_user_display_info(user_id uuid)
-returns public.user_display_info
-language sql
-stable
-security invoker
-set search_path = ''
-as $$
-  select * from parley_internal.get_user_display_info(user_id => get_user_display_info.user_id)
-$$;
-comment on function public.get_user_display_info(uuid) is
-  'Display info (username, display name, avatar) of any user by id, for chat headers and member lists.';
-revoke all on function public.get_user_display_info(uuid) from public, anon, authenticated, service_role;
-grant execute on function public.get_user_display_info(uuid) to authenticated;
+select parley_internal.publish_function('parley_internal.get_user_display_info(uuid)');
 
 create or replace function parley_internal.find_user_by_username(username text)
 returns public.user_display_info
@@ -254,20 +238,4 @@ end
 $$;
 comment on function parley_internal.find_user_by_username(text) is
   'Display info of the user with exactly this username (case-insensitive), to start a connection or DM.';
-revoke all on function parley_internal.find_user_by_username(text) from public, anon, authenticated, service_role;
-grant execute on function parley_internal.find_user_by_username(text) to authenticated;
-
--- public.find_user_by_username: SECURITY INVOKER wrapper over parley_internal.find_user_by_username (splinter 0028/0029).
-create or replace function public.find_user_by_username(username text)
-returns public.user_display_info
-language sql
-stable
-security invoker
-set search_path = ''
-as $$
-  select * from parley_internal.find_user_by_username(username => find_user_by_username.username)
-$$;
-comment on function public.find_user_by_username(text) is
-  'Display info of the user with exactly this username (case-insensitive), to start a connection or DM.';
-revoke all on function public.find_user_by_username(text) from public, anon, authenticated, service_role;
-grant execute on function public.find_user_by_username(text) to authenticated;
+select parley_internal.publish_function('parley_internal.find_user_by_username(text)');

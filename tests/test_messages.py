@@ -723,8 +723,9 @@ def test_pin_refusals(api: Api, database):
 
 
 def test_messages_flow_through_conversations_made_by_the_conversation_rpcs(api: Api, database):
-    """End to end with functions/conversations.sql: a direct conversation, a group with slow mode and a support
-    conversation answered by a persona, all created through the RPCs, take messages as specified."""
+    """End to end with the conversation RPCs (functions/{direct,group,support}_conversations.sql): a direct
+    conversation, a group with slow mode and a support conversation answered by a persona, all created through the
+    RPCs, take messages as specified."""
     org = make_org(api, database, "e2e")
     dm = api.rpc("get_or_create_direct_conversation", {"organization_id": org.id, "other_user_id": str(org.member2.id)},
                  token=org.member.token)  # fmt: skip
