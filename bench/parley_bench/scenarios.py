@@ -249,9 +249,7 @@ class Bench:
 
     def baselines_outcome(self) -> Outcome:
         """The write baselines as a table entry (mean of their runs, each run listed in the order it ran)."""
-        outcome = Outcome(
-            "a/b/c", "Write baselines, 8 clients (pgbench, prepared; b, a, c before the sends, c, a, b after)"
-        )
+        outcome = Outcome("a/b/c", "Write baselines, 8 clients (b, a, c before the sends; c, a, b after)")
         for name in ("a", "b", "c"):
             runs = self.baseline_runs.get(name, [])
             if not runs:
