@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             outcomes.append(search_cost)
     finally:
         cluster.stop()
-    order = ["0", "a/b/c", "1", "1s", "1p", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"]
+    order = ["0", "a/b", "a/b/c", "1", "1s", "1p", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"]
     outcomes.sort(key=lambda o: order.index(o.number) if o.number in order else len(order))
     meta["elapsed_seconds"] = round(time.perf_counter() - started, 1)
     meta["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
