@@ -15,13 +15,17 @@ import psycopg
 
 from parley import config
 from parley_bench.generate import Generator
-from parley_bench.harness import BenchCluster, commit, machine
+from parley_bench.harness import REALTIME_CAPTURE_MODES, BenchCluster, commit, machine
 from parley_bench.imports import scenario_import
-from parley_bench.report import Line, Outcome, read_json, table, write_json, write_markdown
+from parley_bench.pgbench import Result
+from parley_bench.report import BASELINES, Line, Outcome, bracket, read_json, table, write_json, write_markdown
 from parley_bench.scale import SCALES
 from parley_bench.scenarios import Bench
 
 DEFAULT_SEED = 20_260_108
+SEND_SCENARIOS = ("1", "2", "8", "1s")
+"""Send-shaped scenarios: each reports its ratio to the write baselines (a), (b) and (c)."""
+SEND_TITLES = {"1": "Send throughput", "2": "Hot conversation", "8": "Retry storm"}
 
 
 def log(message: str) -> None:
@@ -60,6 +64,13 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="what-if: apply this SQL file as the owner after the load (repeatable; the run is marked as such)",
     )
+    parser.add_argument(
+        "--realtime-capture",
+        choices=REALTIME_CAPTURE_MODES,
+        default="wal",
+        help="parley.realtime_capture for the run: wal (default, the self-hosted stack's mode) or table "
+        "(the Supabase mode: realtime.messages rows in the send transaction)",
+    )
     parser.add_argument("--stat-statements", action="store_true", help="load pg_stat_statements (track = all)")
     arguments = parser.parse_args(argv)
     if arguments.from_json:
@@ -80,12 +91,14 @@ def main(argv: list[str] | None = None) -> int:
         "seed": arguments.seed,
         "machine": machine(),
         "applied": [str(path) for path in arguments.apply],
+        "realtime_capture": arguments.realtime_capture,
         "load_average_start": [round(x, 2) for x in os.getloadavg()],
     }
     log(f"Parley benchmark, scale {scale.name}, seed {arguments.seed}, commit {meta['commit']}")
     log(f"Machine: {meta['machine']}")
+    log(f"Realtime capture: {arguments.realtime_capture}")
     cluster = BenchCluster(scale, durable=not arguments.throwaway, stat_statements=arguments.stat_statements,
-                           keep=arguments.keep)  # fmt: skip
+                           keep=arguments.keep, realtime_capture=arguments.realtime_capture)  # fmt: skip
     outcomes: list[Outcome] = []
     try:
         cluster.start()
@@ -125,26 +138,59 @@ def main(argv: list[str] | None = None) -> int:
         ):
             if want(number):
                 outcomes.append(guarded(number, title, step))
-        writes: dict[str, object] = {}
+        # The write part: baselines b, a, c; the send scenarios; baselines c, a, b (drift bracketing). A send
+        # scenario needs all three baselines for its ratios; --only a,b,c runs just those named.
+        sends = [number for number in SEND_SCENARIOS if want(number)]
+        named = {"a", "b", "c"} if wanted is None else wanted & {"a", "b", "c"}
+        baselines = {"a", "b", "c"} if sends else named
+        writes: dict[str, Outcome] = {}
+        results: dict[str, Result | None] = {}
+        failures: list[str] = []
 
-        def write_runs() -> Outcome:
-            # Baselines before and after the sends, so drift on a shared machine shows in the spread.
-            bench.baseline_request()
-            bench.baseline_raw()
-            writes["send"] = bench.run_send()
-            writes["hot"] = bench.run_hot()
-            bench.baseline_request()
-            bench.baseline_raw()
-            return bench.baselines_outcome()
+        def send_step(number: str) -> Callable[[], None]:
+            def measure() -> Outcome:
+                if number == "1":
+                    results[number] = bench.run_send()
+                elif number == "2":
+                    results[number] = bench.run_hot()
+                else:
+                    return bench.scenario_retry_storm()
+                return Outcome(number, SEND_TITLES[number])
 
-        if want("a", "b", "1", "2"):
-            outcomes.append(guarded("a/b", "Write baselines and sends", write_runs))
-            outcomes.append(bench.send_outcome(writes.get("send")))  # type: ignore[arg-type]
-            outcomes.append(bench.hot_outcome(writes.get("hot")))  # type: ignore[arg-type]
+            def run() -> None:
+                writes[number] = guarded(number, SEND_TITLES[number], measure)
+
+            return run
+
+        for step in bracket(baselines, [send_step(number) for number in sends if number != "1s"]):
+            if isinstance(step, str):
+                log(f"[{step}] baseline {BASELINES[step]}")
+                try:
+                    bench.baseline(step)
+                except Exception as error:  # reported in the baselines' row; the run goes on
+                    traceback.print_exc()
+                    failures.append(f"({step}): {type(error).__name__}: {error}"[:300])
+            else:
+                step()
+        if baselines:
+            entry = bench.baselines_outcome()
+            if failures:
+                entry.note = "failed runs: " + "; ".join(failures)
+                if not entry.lines:
+                    entry.status = "failed"
+            outcomes.append(entry)
+        # Ratios once both brackets have run: they use the means of the runs before and after.
+        for number, outcome in writes.items():
+            if outcome.status == "ok" and number in results:
+                elapsed = outcome.figures["elapsed_seconds"]
+                outcome = bench.send_outcome(results[number]) if number == "1" else bench.hot_outcome(results[number])
+                outcome.figures["elapsed_seconds"] = elapsed
+                writes[number] = outcome
+            elif outcome.status == "ok" and "sends_per_second" in outcome.figures:
+                bench.add_baseline_ratios(outcome, outcome.figures["sends_per_second"], unit="sends/s")
+        outcomes.extend(writes.values())
         if want("1p") or (want("1") and arguments.stat_statements):
             outcomes.append(guarded("1p", "Send path profile", bench.profile_send))
-        if want("8"):
-            outcomes.append(guarded("8", "Retry storm", bench.scenario_retry_storm))
         if want("9"):
             outcomes.append(guarded("9", "Realtime fan-out", bench.scenario_realtime))
         if want("11"):
@@ -155,10 +201,14 @@ def main(argv: list[str] | None = None) -> int:
                                     lambda: scenario_import(owner_url, scale, seed, log)))  # fmt: skip
         if want("1s"):
             # Last: it drops the search column (and re-adds it once) to measure its cost on the send path.
-            outcomes.append(guarded("1s", "Send cost of the search index", bench.scenario_search_write_cost))
+            # Outside the bracket (a table rewrite per re-add); its ratios use the bracket's means.
+            search_cost = guarded("1s", "Send cost of the search index", bench.scenario_search_write_cost)
+            if "with_tps" in search_cost.figures:
+                bench.add_baseline_ratios(search_cost, search_cost.figures["with_tps"])
+            outcomes.append(search_cost)
     finally:
         cluster.stop()
-    order = ["0", "a/b", "1", "1s", "1p", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"]
+    order = ["0", "a/b", "a/b/c", "1", "1s", "1p", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"]
     outcomes.sort(key=lambda o: order.index(o.number) if o.number in order else len(order))
     meta["elapsed_seconds"] = round(time.perf_counter() - started, 1)
     meta["load_average_end"] = [round(x, 2) for x in os.getloadavg()]

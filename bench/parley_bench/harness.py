@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from parley import config, migrate, stack
@@ -19,6 +20,9 @@ from parley_bench.pgbench import Connection
 from parley_bench.scale import Scale
 
 DATABASE = "parley_bench"
+REALTIME_CAPTURE_MODES = ("wal", "table")
+"""``parley.realtime_capture``: ``wal`` (the self-hosted stack's mode: the realtime service derives events from
+the WAL, a send writes no extra row) or ``table`` (Supabase's mode: broadcast rows in ``realtime.messages``)."""
 
 
 def cluster_settings(scale: Scale, *, durable: bool, stat_statements: bool) -> dict[str, str]:
@@ -46,6 +50,7 @@ class BenchCluster:
     durable: bool = True
     stat_statements: bool = False
     keep: bool = False
+    realtime_capture: str = "wal"
 
     def start(self) -> None:
         """initdb, start, create and migrate the database, set the authenticator's password."""
@@ -59,6 +64,7 @@ class BenchCluster:
             connection.execute(f"create database {DATABASE}")
         self.owner_url = make_conninfo(admin, dbname=DATABASE)
         migrate.migrate(self.owner_url, log=False)
+        set_realtime_capture(self.owner_url, self.realtime_capture)
         stack.prepare_authenticator(self.owner_url, self.cluster.secrets.authenticator_password)
         self.api_url = make_conninfo(
             self.owner_url, user="authenticator", password=self.cluster.secrets.authenticator_password
@@ -93,7 +99,12 @@ class BenchCluster:
                 " where name = any(%s) order by name",
                 (names,),
             ).fetchall()
+            # A custom setting is not in pg_settings until something defines it: read it by name.
+            [(capture,)] = connection.execute(
+                "select pg_catalog.current_setting('parley.realtime_capture', true)"
+            ).fetchall()
         settings = dict(rows)
+        settings["parley.realtime_capture"] = capture
         return {"server": version, "settings": settings, "data_dir": str(self.cluster.data_dir)}
 
     def stop(self) -> None:
@@ -102,6 +113,22 @@ class BenchCluster:
             print(f"Cluster kept: {self.cluster.data_dir} (port {self.cluster.port}); owner URL {self.owner_url}")
             return
         self.cluster.destroy()
+
+
+def set_realtime_capture(owner_url: str, mode: str) -> None:
+    """Choose the realtime capture mode for every later session: ``alter database ... set parley.realtime_capture``.
+
+    Plain SQL, so it needs nothing from the stack; a custom setting nothing reads yet is accepted and harmless.
+    """
+    if mode not in REALTIME_CAPTURE_MODES:
+        raise ValueError(f"realtime capture must be one of {REALTIME_CAPTURE_MODES}, not {mode!r}")
+    with psycopg.connect(owner_url, autocommit=True) as connection:
+        name = connection.info.dbname
+        connection.execute(
+            sql.SQL("alter database {} set parley.realtime_capture = {}").format(
+                sql.Identifier(name), sql.Literal(mode)
+            )
+        )
 
 
 def _scratch_dir() -> str | None:

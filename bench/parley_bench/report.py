@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import statistics
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -53,6 +57,62 @@ def at_least(ratio: float, target: float) -> tuple[str, bool]:
 def at_most(ratio: float, target: float) -> tuple[str, bool]:
     """Target text and verdict for a lower-is-better ratio."""
     return f"<= {target}x", ratio <= target
+
+
+BASELINES = {
+    "a": "(a) raw autocommit insert",
+    "b": "(b) request-shaped insert",
+    "c": "(c) peer chat send (Supabase-style RLS insert)",
+}
+"""The write baselines (docs/benchmarks.md), by the name ``--only`` accepts."""
+OPENING_BASELINES = ("b", "a", "c")
+"""The order the baselines run in before the send scenarios; they run again in reverse after them."""
+RATIO_ORDER = ("b", "c", "a")
+"""The order a send scenario's ratios are listed in."""
+SEND_TARGETS = {"b": 0.6, "c": 0.75}
+"""Scenario 1 (send): at least 0.6x (b) and 0.75x (c)."""
+HOT_TARGETS = {"b": 0.5}
+"""Scenario 2 (hot conversation): at least 0.5x (b)."""
+RLS_TARGET = 1.3
+"""Scenario 6: every read as a member at most 1.3x the same read as service_role (p50)."""
+HISTORY_TARGET = 1.5
+"""Scenario 4: a history page at depth at most 1.5x the bare keyset query (p50)."""
+
+
+def bracket(wanted: Iterable[str], steps: list[T]) -> list[str | T]:
+    """The write runs in order: the wanted baselines as b, a, c; ``steps``; then the baselines as c, a, b.
+
+    Running every baseline before and after the scenarios it frames brackets drift on a shared machine;
+    the figures used for ratios are the means of both runs.
+    """
+    chosen = set(wanted)
+    opening = [name for name in OPENING_BASELINES if name in chosen]
+    return [*opening, *steps, *reversed(opening)]
+
+
+def baseline_means(runs: dict[str, list[float]]) -> dict[str, float]:
+    """Each baseline's tx/s: the mean of its runs (baselines without a run are left out)."""
+    return {name: statistics.fmean(values) for name, values in runs.items() if values}
+
+
+def baseline_ratio_lines(figure: float, baselines: dict[str, float], targets: dict[str, float],
+                         unit: str = "tx/s") -> list[Line]:  # fmt: skip
+    """A throughput's ratio to each baseline present, (b), (c), (a) in that order, with targets where set.
+
+    The label, the baseline cell and the target name the baseline, so a verdict says which one it is against.
+    """
+    lines = []
+    for name in RATIO_ORDER:
+        if name not in baselines or baselines[name] <= 0:
+            continue
+        ratio = figure / baselines[name]
+        text, met = ("", None)
+        if name in targets:
+            text, met = at_least(ratio, targets[name])
+            text = f"{text} ({name})"
+        lines.append(Line(f"vs {BASELINES[name]}", f"{figure:,.0f} {unit}", f"({name}) {baselines[name]:,.0f} tx/s",
+                          ratio, text, met))  # fmt: skip
+    return lines
 
 
 def table(outcomes: list[Outcome]) -> str:

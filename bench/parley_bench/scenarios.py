@@ -28,11 +28,22 @@ import psycopg
 
 from parley import config
 from parley.db import Api, ApiError
-from parley_bench import pgbench
+from parley_bench import peer, pgbench
 from parley_bench.generate import BENCH_CLIENT_MESSAGE, Dataset, ident
 from parley_bench.harness import BenchCluster
 from parley_bench.pgbench import Result, bigint_array, claims_json, request_script, sql_literal, text_array, uuid_array
-from parley_bench.report import Line, Outcome, at_least, at_most
+from parley_bench.report import (
+    BASELINES,
+    HISTORY_TARGET,
+    HOT_TARGETS,
+    RLS_TARGET,
+    SEND_TARGETS,
+    Line,
+    Outcome,
+    at_most,
+    baseline_means,
+    baseline_ratio_lines,
+)
 
 CALL_SETUPS = 200
 CALL_PAIRS = 10
@@ -42,9 +53,9 @@ REALTIME_SUBSCRIBERS = 100
 INBOX_PAGE = 100
 """get_inbox's largest page: its first page still ranks all 1,000 conversations."""
 BODY = "Benchmark message: see you tomorrow at ten, bring the homework"
-BARE_TABLE = """
-create schema if not exists bench;
-comment on schema bench is 'Benchmark baselines (bench/parley_bench): bare tables without RLS or triggers.';
+BARE_TABLE = (
+    peer.BENCH_SCHEMA
+    + """
 create table if not exists bench.raw_messages (
   id bigint generated always as identity primary key,
   conversation_id uuid not null,
@@ -53,9 +64,10 @@ create table if not exists bench.raw_messages (
   created_at timestamptz not null default now()
 );
 create index if not exists raw_messages_conversation_id_id_idx on bench.raw_messages (conversation_id, id);
-grant usage on schema bench to authenticator, authenticated;
+comment on table bench.raw_messages is 'Baselines (a) and (b): a bare messages table, no RLS, no trigger, two indexes.';
 grant insert on bench.raw_messages to authenticator, authenticated;
 """
+)
 
 
 @dataclass(frozen=True)
@@ -134,7 +146,9 @@ class Bench:
         self.baselines: dict[str, Result] = {}
         self.baseline_runs: dict[str, list[Result]] = {}
         with psycopg.connect(cluster.owner_url, autocommit=True) as connection:
-            connection.execute(BARE_TABLE)
+            connection.execute(BARE_TABLE.encode())
+            peer.install(connection)
+            peer.copy_rosters(connection)
 
     # -- helpers ----------------------------------------------------------
 
@@ -187,6 +201,11 @@ class Bench:
 
     # -- baselines --------------------------------------------------------
 
+    def baseline(self, name: str) -> Result:
+        """Run baseline ``name`` (a, b or c) once."""
+        runs = {"a": self.baseline_raw, "b": self.baseline_request, "c": self.baseline_peer}
+        return runs[name]()
+
     def baseline_raw(self) -> Result:
         """(a) raw: autocommit single-statement insert, 8 clients."""
         scripts = []
@@ -199,6 +218,15 @@ class Bench:
         """(b) request-shaped: the same insert inside the request framing, 8 clients."""
         return self._baseline("b", self.throughput(self._request_scripts()))
 
+    def baseline_peer(self) -> Result:
+        """(c) peer: a Supabase-style chat send (RLS insert policy, an exists on the roster, an FK), framed as (b)."""
+        scripts = []
+        for user, conversations in self.dataset.senders:
+            setup, conversation = self.sender_setup(conversations)
+            statement = peer.insert_statement(conversation, user, BODY)
+            scripts.append(request_script(setup, sql_literal(claims_json(user)), statement, path="/peer_messages"))
+        return self._baseline("c", self.throughput(scripts))
+
     def _request_scripts(self) -> list[str]:
         scripts = []
         for user, conversations in self.dataset.senders:
@@ -210,26 +238,43 @@ class Bench:
     def _baseline(self, name: str, result: Result) -> Result:
         runs = self.baseline_runs.setdefault(name, [])
         runs.append(result)
-        tps = statistics.fmean(run.tps for run in runs)
+        tps = baseline_means({name: [run.tps for run in runs]})[name]
         self.baselines[name] = Result(sum(r.transactions for r in runs), sum(r.seconds for r in runs), tps)
         self.log(f"  baseline ({name}): {result.tps:,.0f} tx/s")
         return result
 
+    def baseline_tps(self) -> dict[str, float]:
+        """The write baselines' mean tx/s so far, by name (a, b, c)."""
+        return {name: self.baselines[name].tps for name in BASELINES if name in self.baselines}
+
     def baselines_outcome(self) -> Outcome:
-        """The two write baselines as a table entry (mean of their runs, each run listed)."""
-        outcome = Outcome("a/b", "Write baselines, 8 clients (pgbench, prepared)")
-        for name, label in (("a", "(a) raw autocommit insert"), ("b", "(b) request-shaped insert")):
+        """The write baselines as a table entry (mean of their runs, each run listed in the order it ran)."""
+        outcome = Outcome("a/b/c", "Write baselines, 8 clients (b, a, c before the sends; c, a, b after)")
+        for name in ("a", "b", "c"):
             runs = self.baseline_runs.get(name, [])
             if not runs:
                 continue
             each = ", ".join(f"{run.tps:,.0f}" for run in runs)
-            outcome.add(Line(label, f"{self.baselines[name].tps:,.0f} tx/s", f"runs: {each}"))
+            outcome.add(Line(BASELINES[name], f"{self.baselines[name].tps:,.0f} tx/s", f"runs: {each}"))
             outcome.figures[name] = {"tps": round(self.baselines[name].tps, 1), "runs": [r.summary() for r in runs]}
-        if "a" in self.baselines and "b" in self.baselines:
-            ratio = self.baselines["b"].tps / self.baselines["a"].tps
-            outcome.add(Line("(b) / (a): cost of the framing", "", "(a)", ratio))
-            outcome.figures["b_over_a"] = round(ratio, 3)
+        for top, bottom, label in (("b", "a", "cost of the framing"), ("c", "b", "cost of the peer's RLS and FK"),
+                                   ("c", "a", "peer send vs raw insert")):  # fmt: skip
+            if top in self.baselines and bottom in self.baselines:
+                ratio = self.baselines[top].tps / self.baselines[bottom].tps
+                outcome.add(Line(f"({top}) / ({bottom}): {label}", "", f"({bottom})", ratio))
+                outcome.figures[f"{top}_over_{bottom}"] = round(ratio, 3)
         return outcome
+
+    def add_baseline_ratios(self, outcome: Outcome, figure: float, targets: dict[str, float] | None = None,
+                            unit: str = "tx/s") -> None:  # fmt: skip
+        """Append a send-shaped figure's ratios to (b), (c) and (a) (after the closing baselines have run)."""
+        if outcome.status != "ok":
+            return
+        baselines = self.baseline_tps()
+        for line in baseline_ratio_lines(figure, baselines, targets or {}, unit):
+            outcome.add(line)
+        for name, tps in baselines.items():
+            outcome.figures[f"ratio_{name}"] = round(figure / tps, 3) if tps else None
 
     # -- scenario 1 and 2: sends -----------------------------------------
 
@@ -311,7 +356,7 @@ class Bench:
         outcome = Outcome("1", "Send throughput, 8 clients, random users")
         if result is None:
             return _skipped(outcome, "send_message")
-        self._throughput_lines(outcome, result, 0.7)
+        self._throughput_lines(outcome, result, SEND_TARGETS)
         return outcome
 
     def hot_outcome(self, result: Result | None) -> Outcome:
@@ -319,21 +364,12 @@ class Bench:
         outcome = Outcome("2", f"Hot conversation, {self.scale.hot_conversation_members} members, 8 senders")
         if result is None:
             return _skipped(outcome, "send_message")
-        self._throughput_lines(outcome, result, 0.5)
+        self._throughput_lines(outcome, result, HOT_TARGETS)
         return outcome
 
-    def _throughput_lines(self, outcome: Outcome, result: Result, target: float) -> None:
+    def _throughput_lines(self, outcome: Outcome, result: Result, targets: dict[str, float]) -> None:
         outcome.figures["run"] = result.summary()
-        figure = f"{result.tps:,.0f} tx/s"
-        if "b" in self.baselines:
-            ratio = result.tps / self.baselines["b"].tps
-            text, met = at_least(ratio, target)
-            outcome.add(Line("vs (b)", figure, f"(b) {self.baselines['b'].tps:,.0f} tx/s", ratio, text, met))
-            outcome.figures["ratio_b"] = round(ratio, 3)
-        if "a" in self.baselines:
-            ratio = result.tps / self.baselines["a"].tps
-            outcome.add(Line("vs (a)", figure, f"(a) {self.baselines['a'].tps:,.0f} tx/s", ratio))
-            outcome.figures["ratio_a"] = round(ratio, 3)
+        self.add_baseline_ratios(outcome, result.tps, targets)
         outcome.add(Line("latency p50 / p95", f"{result.percentile(0.5):.2f} / {result.percentile(0.95):.2f} ms"))
 
     # -- reads ------------------------------------------------------------
@@ -427,7 +463,7 @@ class Bench:
                          "order by id desc limit 50")  # fmt: skip
         baseline = self.latency(setup + bare + ";\n", role="service_role", user=None)
         result = self.latency(setup + statement + ";\n", role="authenticated", user=self.dataset.inbox_user)
-        self._latency_lines(outcome, "get_messages before_id", result, baseline, "bare keyset", 1.5)
+        self._latency_lines(outcome, "get_messages before_id", result, baseline, "bare keyset", HISTORY_TARGET)
         return outcome
 
     def scenario_unread(self) -> Outcome:
@@ -506,7 +542,7 @@ class Bench:
         for label, query in reads.items():
             as_service = self.latency(query + ";\n", role="service_role", user=None)
             as_member = self.latency(query + ";\n", role="authenticated", user=self.dataset.inbox_user)
-            self._latency_lines(outcome, label, as_member, as_service, "service_role", 1.3)
+            self._latency_lines(outcome, label, as_member, as_service, "service_role", RLS_TARGET)
             worst = max(worst, as_member.percentile(0.5) / as_service.percentile(0.5))
         outcome.figures["worst_ratio_p50"] = round(worst, 3)
         return outcome
@@ -688,7 +724,8 @@ class Bench:
         outcome.add(Line("errors returned", str(len(errors)), "", None, "0", not errors))
         outcome.add(Line("time for the storm", f"{elapsed:.2f} s ({resends / elapsed:,.0f} sends/s, 8 threads)"))
         outcome.figures.update(duplicates=duplicates, missing=missing, errors=errors[:5], error_count=len(errors),
-                               seconds=round(elapsed, 3), distinct_ids=len(used), rows=sum(rows.values()))  # fmt: skip
+                               seconds=round(elapsed, 3), distinct_ids=len(used), rows=sum(rows.values()),
+                               sends_per_second=round(resends / elapsed, 1))  # fmt: skip
         return outcome
 
     # -- scenario 9: realtime --------------------------------------------
