@@ -270,6 +270,7 @@ def test_the_auth_users_trigger_is_optional_where_the_role_may_not_create_it(dat
         connection.execute(f"create role {role} nologin")
         try:
             connection.execute(f"grant usage on schema auth, parley_internal to {role}")
+            connection.execute(f"grant {role} to current_user")  # not a superuser on the hosted target
             connection.execute(f"set role {role}")
             connection.execute(do_block)
             connection.execute("reset role")

@@ -16,6 +16,7 @@ import time
 
 import psycopg
 import pytest
+from psycopg.conninfo import make_conninfo
 
 from identity_support import as_owner
 from imports_support import generate, organization, run_import, scalar, snapshot
@@ -142,6 +143,13 @@ def test_a_legacy_database_on_another_server_is_read_through_postgres_fdw(server
         generate(legacy, "astegni", users=12, messages=300, seed=9)
         parley = server.create_database("imports_fdw_target")
         try:
+            if server.superuser_url != server.admin_url:
+                # Hosted target: postgres is not a superuser. On hosted Supabase supautils lets it create
+                # postgres_fdw (a privileged extension) and grants it the wrapper; stand in for that here.
+                superuser = make_conninfo(server.superuser_url, dbname=parley.name)
+                with psycopg.connect(superuser, autocommit=True) as connection:
+                    connection.execute("create extension if not exists postgres_fdw schema extensions")
+                    connection.execute("grant usage on foreign data wrapper postgres_fdw to postgres")
             with Api(parley.api_url, parley.jwt_secret) as api:
                 org = organization(api, parley.create_user("fdwowner"))
             report = run_import(parley, "astegni", org, legacy_url=legacy.url, batch_size=100)
