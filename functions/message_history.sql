@@ -74,20 +74,65 @@ begin
   -- around: the older half ends with around_id itself, the newer half follows it.
   half := (size + 1) / 2;
 
-  -- Each branch reads at most cap + 1 rows of its keyset scan and keeps cap (k <= cap); more than cap read
-  -- means more lie beyond the page. Ordering by (conversation_id, id) rather than id alone pins the plan to
-  -- that index even when a cached generic plan cannot see how few rows the conversation has (a backward
-  -- primary key scan filtering on conversation_id would read the whole table for a small, old conversation).
+  -- Each scan reads at most cap + 1 rows (count(*) over () counts them) and keeps the first cap in scan order;
+  -- more than cap read means more lie beyond the page. Ordering by
+  -- (conversation_id, id) rather than id alone pins the plan to that index even when a cached generic plan
+  -- cannot see how few rows the conversation has (a backward primary key scan filtering on conversation_id
+  -- would read the whole table for a small, old conversation).
+  if direction = 'back' then
+    -- Backward, newest first: the latest page, or older pages before before_id (the hot path: one scan,
+    -- returned as it comes).
+    return query
+      select p.id, p.conversation_id, p.sender_kind, p.sender_id, p.persona_id, p.kind, p.body, p.metadata,
+             p.reply_to_message_id, p.client_msg_id, p.created_at, p.edited_at, p.deleted_at, p.deleted_by,
+             p.pinned_at, p.pinned_by,
+             case when p.reply_to_message_id is null then null
+                  when p.reply_to_message_id <= floor_id then
+                    pg_catalog.jsonb_build_object('id', p.reply_to_message_id, 'hidden', true)
+                  -- Read only for replies (no probe per row); a reply to a sender the caller blocked is hidden too.
+                  else (select case when r.sender_id = any (hidden_senders) then
+                                      pg_catalog.jsonb_build_object('id', p.reply_to_message_id, 'hidden', true)
+                                    else pg_catalog.jsonb_build_object('id', r.id, 'sender_kind', r.sender_kind,
+                                           'sender_id', r.sender_id, 'persona_id', r.persona_id, 'kind', r.kind,
+                                           'body', pg_catalog.left(r.body, 100),
+                                           'deleted', r.deleted_at is not null) end
+                        from (select) as one left join public.messages r on r.id = p.reply_to_message_id) end,
+             (select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                        'emoji', g.emoji, 'count', g.reactions, 'reacted_by_me', g.mine) order by g.first_at, g.emoji),
+                      '[]')
+              from (select e.emoji, pg_catalog.count(*) as reactions,
+                           pg_catalog.bool_or(e.user_id is not distinct from me) as mine,
+                           pg_catalog.min(e.created_at) as first_at
+                    from public.message_reactions e
+                    where e.message_id = p.id and (e.user_id is null or e.user_id <> all (hidden_senders))
+                    group by e.emoji) g),
+             p.more
+      from (select m.*, pg_catalog.count(*) over () > size as more
+            from (select * from public.messages m
+                  where m.conversation_id = get_messages.conversation_id and m.id > floor_id
+                    and m.id < coalesce(get_messages.before_id, 9223372036854775807)
+                    and (m.sender_id is null or m.sender_id <> all (hidden_senders))
+                  order by m.conversation_id desc, m.id desc limit size + 1) m) p
+      order by p.id desc
+      limit size;
+    return;
+  end if;
+
+  -- Forward, and around a message: oldest first.
   return query
     select p.id, p.conversation_id, p.sender_kind, p.sender_id, p.persona_id, p.kind, p.body, p.metadata,
            p.reply_to_message_id, p.client_msg_id, p.created_at, p.edited_at, p.deleted_at, p.deleted_by,
            p.pinned_at, p.pinned_by,
            case when p.reply_to_message_id is null then null
-                when p.reply_to_message_id <= floor_id or r.sender_id = any (hidden_senders) then
+                when p.reply_to_message_id <= floor_id then
                   pg_catalog.jsonb_build_object('id', p.reply_to_message_id, 'hidden', true)
-                else pg_catalog.jsonb_build_object('id', r.id, 'sender_kind', r.sender_kind, 'sender_id', r.sender_id,
-                       'persona_id', r.persona_id, 'kind', r.kind, 'body', pg_catalog.left(r.body, 100),
-                       'deleted', r.deleted_at is not null) end,
+                -- Read only for replies (no probe per row); a reply to a sender the caller blocked is hidden too.
+                else (select case when r.sender_id = any (hidden_senders) then
+                                    pg_catalog.jsonb_build_object('id', p.reply_to_message_id, 'hidden', true)
+                                  else pg_catalog.jsonb_build_object('id', r.id, 'sender_kind', r.sender_kind,
+                                         'sender_id', r.sender_id, 'persona_id', r.persona_id, 'kind', r.kind,
+                                         'body', pg_catalog.left(r.body, 100), 'deleted', r.deleted_at is not null) end
+                      from (select) as one left join public.messages r on r.id = p.reply_to_message_id) end,
            (select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
                       'emoji', g.emoji, 'count', g.reactions, 'reacted_by_me', g.mine) order by g.first_at, g.emoji),
                     '[]')
@@ -99,56 +144,40 @@ begin
                   group by e.emoji) g),
            pg_catalog.bool_or(p.more) over ()
     from (
-      -- Backward, newest first: the latest page, or older pages before before_id.
-      select b.*, b.n > size as more
-      from (select m.*, pg_catalog.row_number() over (order by m.conversation_id desc, m.id desc) as k,
-                   pg_catalog.count(*) over () as n
-            from (select * from public.messages m
-                  where direction = 'back'
-                    and m.conversation_id = get_messages.conversation_id and m.id > floor_id
-                    and m.id < coalesce(get_messages.before_id, 9223372036854775807)
-                    and (m.sender_id is null or m.sender_id <> all (hidden_senders))
-                  order by m.conversation_id desc, m.id desc limit size + 1) m) b
-      where b.k <= size
-      union all
       -- Forward, oldest first: paging down, or catching up after a reconnect (since_id).
-      select f.*, f.n > size
-      from (select m.*, pg_catalog.row_number() over (order by m.conversation_id, m.id) as k,
-                   pg_catalog.count(*) over () as n
-            from (select * from public.messages m
-                  where direction = 'forward'
-                    and m.conversation_id = get_messages.conversation_id
-                    and m.id > greatest(floor_id, get_messages.after_id, get_messages.since_id)
-                    and (m.sender_id is null or m.sender_id <> all (hidden_senders))
-                  order by m.conversation_id, m.id limit size + 1) m) f
-      where f.k <= size
+      (select f.*, f.n > size as more
+       from (select m.*, pg_catalog.count(*) over () as n
+             from (select * from public.messages m
+                   where direction = 'forward'
+                     and m.conversation_id = get_messages.conversation_id
+                     and m.id > greatest(floor_id, get_messages.after_id, get_messages.since_id)
+                     and (m.sender_id is null or m.sender_id <> all (hidden_senders))
+                   order by m.conversation_id, m.id limit size + 1) m) f
+       order by f.conversation_id, f.id limit size)
       union all
-      -- Around, older half (ending with around_id).
-      select o.*, o.n > half
-      from (select m.*, pg_catalog.row_number() over (order by m.conversation_id desc, m.id desc) as k,
-                   pg_catalog.count(*) over () as n
-            from (select * from public.messages m
-                  where direction = 'around'
-                    and m.conversation_id = get_messages.conversation_id and m.id > floor_id
-                    and m.id <= get_messages.around_id
-                    and (m.sender_id is null or m.sender_id <> all (hidden_senders))
-                  order by m.conversation_id desc, m.id desc limit half + 1) m) o
-      where o.k <= half
+      -- Around, the older half (ending with around_id itself).
+      (select o.*, o.n > half as more
+       from (select m.*, pg_catalog.count(*) over () as n
+             from (select * from public.messages m
+                   where direction = 'around'
+                     and m.conversation_id = get_messages.conversation_id and m.id > floor_id
+                     and m.id <= get_messages.around_id
+                     and (m.sender_id is null or m.sender_id <> all (hidden_senders))
+                   order by m.conversation_id desc, m.id desc limit half + 1) m) o
+       order by o.conversation_id desc, o.id desc limit half)
       union all
-      -- Around, newer half.
-      select w.*, w.n > size - half
-      from (select m.*, pg_catalog.row_number() over (order by m.conversation_id, m.id) as k,
-                   pg_catalog.count(*) over () as n
-            from (select * from public.messages m
-                  where direction = 'around'
-                    and m.conversation_id = get_messages.conversation_id
-                    and m.id > greatest(floor_id, get_messages.around_id)
-                    and (m.sender_id is null or m.sender_id <> all (hidden_senders))
-                  order by m.conversation_id, m.id limit size - half + 1) m) w
-      where w.k <= size - half
+      -- Around, the newer half.
+      (select w.*, w.n > size - half as more
+       from (select m.*, pg_catalog.count(*) over () as n
+             from (select * from public.messages m
+                   where direction = 'around'
+                     and m.conversation_id = get_messages.conversation_id
+                     and m.id > greatest(floor_id, get_messages.around_id)
+                     and (m.sender_id is null or m.sender_id <> all (hidden_senders))
+                   order by m.conversation_id, m.id limit size - half + 1) m) w
+       order by w.conversation_id, w.id limit size - half)
     ) p
-    left join public.messages r on r.id = p.reply_to_message_id and p.reply_to_message_id > floor_id
-    order by case when direction = 'back' then -p.id else p.id end;
+    order by p.id;
 end
 $$;
 comment on function parley_internal.get_messages(uuid, bigint, bigint, bigint, bigint, integer) is

@@ -18,8 +18,12 @@ create policy conversations_select on public.conversations for select to authent
 
 drop policy if exists conversation_members_select on public.conversation_members;
 create policy conversation_members_select on public.conversation_members for select to authenticated
+  -- "conversation_id is not null" (always true) references the row outside the equality, so the planner
+  -- keeps one roster primary-key probe per row instead of hashing all the reader's memberships (a heavy user's
+  -- 1,000) to answer for the one conversation a roster read is about: 1.45x against 1.8x for 100 rows.
   using (exists (select 1 from parley_internal.my_memberships m
-                 where m.conversation_id = conversation_members.conversation_id)
+                 where m.conversation_id = conversation_members.conversation_id
+                   and conversation_members.conversation_id is not null)
          or ((select parley_internal.my_staff_anywhere())
              and parley_internal.my_staff_conversation(conversation_id)));
 
