@@ -75,10 +75,10 @@ begin
   half := (size + 1) / 2;
 
   -- Each scan reads at most cap + 1 rows (count(*) over () counts them) and keeps the first cap in scan order;
-  -- more than cap read means more lie beyond the page. Ordering by
-  -- (conversation_id, id) rather than id alone pins the plan to that index even when a cached generic plan
-  -- cannot see how few rows the conversation has (a backward primary key scan filtering on conversation_id
-  -- would read the whole table for a small, old conversation).
+  -- more than cap read means more lie beyond the page. Ordering by (conversation_id, id) rather than id alone
+  -- pins the plan to that index even when a cached generic plan cannot see how few rows the conversation has
+  -- (a backward primary key scan filtering on conversation_id would read the whole table for a small, old
+  -- conversation). The reply preview and reactions below are written twice, once per statement.
   if direction = 'back' then
     -- Backward, newest first: the latest page, or older pages before before_id (the hot path: one scan,
     -- returned as it comes).
@@ -131,7 +131,8 @@ begin
                                     pg_catalog.jsonb_build_object('id', p.reply_to_message_id, 'hidden', true)
                                   else pg_catalog.jsonb_build_object('id', r.id, 'sender_kind', r.sender_kind,
                                          'sender_id', r.sender_id, 'persona_id', r.persona_id, 'kind', r.kind,
-                                         'body', pg_catalog.left(r.body, 100), 'deleted', r.deleted_at is not null) end
+                                         'body', pg_catalog.left(r.body, 100),
+                                         'deleted', r.deleted_at is not null) end
                       from (select) as one left join public.messages r on r.id = p.reply_to_message_id) end,
            (select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
                       'emoji', g.emoji, 'count', g.reactions, 'reacted_by_me', g.mine) order by g.first_at, g.emoji),
