@@ -8,16 +8,24 @@
 --     are theirs to handle: support and persona direct conversations
 --     (chat.support_agent), notices conversations (chat.send_notice).
 -- Nobody else, and never across organizations.
+--
+-- Shape (issue 13): the helpers are plpgsql (one statement each, its plan
+-- cached per session; a SQL SECURITY DEFINER function is never inlined and
+-- is planned again on every call). The table policies probe the view
+-- my_memberships per row (an index probe of the roster's primary key the
+-- planner inlines), never a per-statement set of the reader's conversations.
 
 create or replace function parley_internal.conversation_role(conversation_id uuid, user_id uuid)
 returns text
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-  select m.role from public.conversation_members m
-  where m.conversation_id = conversation_role.conversation_id and m.user_id = conversation_role.user_id
+begin
+  return (select m.role from public.conversation_members m
+          where m.conversation_id = conversation_role.conversation_id and m.user_id = conversation_role.user_id);
+end
 $$;
 comment on function parley_internal.conversation_role(uuid, uuid) is
   'The user''s role in the conversation (owner, admin, member), or null if not a member.';
@@ -25,15 +33,16 @@ select parley_internal.restrict_function('parley_internal.conversation_role(uuid
 
 create or replace function parley_internal.is_conversation_member(conversation_id uuid, user_id uuid)
 returns boolean
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-  select exists (
-    select 1 from public.conversation_members m
-    where m.conversation_id = is_conversation_member.conversation_id and m.user_id = is_conversation_member.user_id
-  )
+begin
+  return exists (select 1 from public.conversation_members m
+                 where m.conversation_id = is_conversation_member.conversation_id
+                   and m.user_id = is_conversation_member.user_id);
+end
 $$;
 comment on function parley_internal.is_conversation_member(uuid, uuid) is
   'Whether the user is on the conversation''s roster.';
@@ -41,15 +50,17 @@ select parley_internal.restrict_function('parley_internal.is_conversation_member
 
 create or replace function parley_internal.can_view_chats(conversation_id uuid, user_id uuid)
 returns boolean
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-  select coalesce((
-    select parley_internal.has_permission(c.organization_id, 'chat.view', can_view_chats.user_id)
-    from public.conversations c where c.id = can_view_chats.conversation_id
-  ), false)
+begin
+  return exists (select 1 from public.conversations c
+                 join parley_internal.member_permissions p on p.organization_id = c.organization_id
+                 where c.id = can_view_chats.conversation_id and p.user_id = can_view_chats.user_id
+                   and p.permission = 'chat.view');
+end
 $$;
 comment on function parley_internal.can_view_chats(uuid, uuid) is
   'Whether the user holds chat.view in the conversation''s organization: without it a member reads and sends nothing there (issue 12).';
@@ -72,18 +83,17 @@ select parley_internal.restrict_function('parley_internal.staff_permission_for(p
 
 create or replace function parley_internal.is_conversation_staff(conversation_id uuid, user_id uuid)
 returns boolean
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-  select coalesce((
-    select parley_internal.has_permission(c.organization_id, parley_internal.staff_permission_for(c),
-                                          is_conversation_staff.user_id)
-    from public.conversations c
-    where c.id = is_conversation_staff.conversation_id
-      and parley_internal.staff_permission_for(c) is not null
-  ), false)
+begin
+  return exists (select 1 from public.conversations c
+                 join parley_internal.member_permissions p on p.organization_id = c.organization_id
+                 where c.id = is_conversation_staff.conversation_id and p.user_id = is_conversation_staff.user_id
+                   and p.permission = parley_internal.staff_permission_for(c));
+end
 $$;
 comment on function parley_internal.is_conversation_staff(uuid, uuid) is
   'Whether the user is staff of the conversation''s organization with the permission to handle it (support agent for support and persona conversations, notice sender for notices).';
@@ -91,35 +101,60 @@ select parley_internal.restrict_function('parley_internal.is_conversation_staff(
 
 create or replace function parley_internal.can_read_conversation(conversation_id uuid, user_id uuid)
 returns boolean
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-  select user_id is not null
-     and (parley_internal.is_conversation_member(can_read_conversation.conversation_id, can_read_conversation.user_id)
-          or parley_internal.is_conversation_staff(can_read_conversation.conversation_id, can_read_conversation.user_id))
+begin
+  return can_read_conversation.user_id is not null
+     and (exists (select 1 from public.conversation_members m
+                  where m.conversation_id = can_read_conversation.conversation_id
+                    and m.user_id = can_read_conversation.user_id)
+          or parley_internal.is_conversation_staff(can_read_conversation.conversation_id, can_read_conversation.user_id));
+end
 $$;
 comment on function parley_internal.can_read_conversation(uuid, uuid) is
   'Whether the user may read the conversation: a member, or staff with the permission for its kind.';
 select parley_internal.restrict_function('parley_internal.can_read_conversation(uuid, uuid)', '{service_role}');
 
-create or replace function parley_internal.message_visible_from(conversation_id uuid, user_id uuid)
+-- The message visibility rule, written once (issue 13): every path that decides how far back a reader sees a
+-- conversation (message_visible_from, get_messages, audited_visible_from) passes the reader's roster cut-off
+-- (member_visible_from: null when not a member) through visible_from.
+create or replace function parley_internal.visible_from(member_floor bigint, conversation_id uuid, user_id uuid)
 returns bigint
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-  select case
-    when m.visible_from_message_id is not null then
-      case when parley_internal.can_view_chats(message_visible_from.conversation_id, message_visible_from.user_id)
-           then m.visible_from_message_id end
-    when parley_internal.is_conversation_staff(message_visible_from.conversation_id, message_visible_from.user_id) then 0
-  end
-  from (select) as one
-  left join public.conversation_members m
-    on m.conversation_id = message_visible_from.conversation_id and m.user_id = message_visible_from.user_id
+begin
+  if visible_from.member_floor is not null then
+    -- Members see from their cut-off, and nothing without chat.view (issue 12).
+    return case when parley_internal.can_view_chats(visible_from.conversation_id, visible_from.user_id)
+                then visible_from.member_floor end;
+  end if;
+  -- Staff of the conversation's kind see all of it; nobody else anything.
+  return case when parley_internal.is_conversation_staff(visible_from.conversation_id, visible_from.user_id)
+              then 0 end;
+end
+$$;
+comment on function parley_internal.visible_from(bigint, uuid, uuid) is
+  'The message visibility rule: given the user''s roster cut-off in the conversation (member_floor, null when not a member), the id after which they see its messages: a member their cut-off if they hold chat.view, staff of the conversation''s kind 0; null if they see nothing.';
+select parley_internal.restrict_function('parley_internal.visible_from(bigint, uuid, uuid)', '{service_role}');
+
+create or replace function parley_internal.message_visible_from(conversation_id uuid, user_id uuid)
+returns bigint
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+begin
+  return parley_internal.visible_from(
+    parley_internal.member_visible_from(message_visible_from.conversation_id, message_visible_from.user_id),
+    message_visible_from.conversation_id, message_visible_from.user_id);
+end
 $$;
 comment on function parley_internal.message_visible_from(uuid, uuid) is
   'The user sees the conversation''s messages with an id greater than this; null if they cannot read it at all (members need chat.view).';
@@ -127,15 +162,17 @@ select parley_internal.restrict_function('parley_internal.message_visible_from(u
 
 create or replace function parley_internal.can_read_message(message_id bigint, user_id uuid)
 returns boolean
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-  select coalesce((
+begin
+  return coalesce((
     select msg.id > parley_internal.message_visible_from(msg.conversation_id, can_read_message.user_id)
     from public.messages msg where msg.id = can_read_message.message_id
-  ), false)
+  ), false);
+end
 $$;
 comment on function parley_internal.can_read_message(bigint, uuid) is
   'Whether the user may read the message (it is in a conversation they read, after their visibility cut-off).';
@@ -188,11 +225,27 @@ comment on function parley_internal.can_post_in_conversation(uuid, uuid) is
   'Whether the user may post: notices only staff with chat.send_notice; groups members (admins only when posting_policy is admins); direct and support their readers. The plan must include chat. Blocks and slow mode are checked by send_message.';
 select parley_internal.restrict_function('parley_internal.can_post_in_conversation(uuid, uuid)', '{service_role}');
 
--- Member-only visibility: what the message tables show through plain reads.
--- Staff who handle a support, persona or notices conversation without being
--- a member read its content only through get_messages / get_pinned_messages,
+-- Member-only visibility: what the tables show through plain reads. Staff
+-- who handle a support, persona or notices conversation without being a
+-- member read its content only through get_messages / get_pinned_messages,
 -- which record the read in the audit log (seed 002 "admin override"); a plain
 -- GET on a table could not leave that trace.
+
+create or replace function parley_internal.member_visible_from(conversation_id uuid, user_id uuid)
+returns bigint
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+begin
+  return (select m.visible_from_message_id from public.conversation_members m
+          where m.conversation_id = member_visible_from.conversation_id and m.user_id = member_visible_from.user_id);
+end
+$$;
+comment on function parley_internal.member_visible_from(uuid, uuid) is
+  'A member''s history cut-off: they see the conversation''s messages with a greater id; null for non-members (staff included). It does not check chat.view: callers do (visible_from, the message policies, message_search).';
+select parley_internal.restrict_function('parley_internal.member_visible_from(uuid, uuid)', '{service_role}');
 
 create or replace function parley_internal.member_fully_visible_conversation_ids(user_id uuid)
 returns setof uuid
@@ -211,57 +264,8 @@ as $$
         and parley_internal.has_permission(om.organization_id, 'chat.view', om.user_id))
 $$;
 comment on function parley_internal.member_fully_visible_conversation_ids(uuid) is
-  'Conversations the user is a member of and sees the whole history of (in organizations where they hold chat.view); the fast path of the message table policies (evaluated once per statement).';
+  'Conversations the user is a member of and sees the whole history of (in organizations where they hold chat.view); message_search''s whole-history set (the policies probe my_memberships per row instead).';
 select parley_internal.restrict_function('parley_internal.member_fully_visible_conversation_ids(uuid)', '{service_role}');
-
-create or replace function parley_internal.member_visible_from(conversation_id uuid, user_id uuid)
-returns bigint
-language sql
-stable
-security definer
-set search_path = ''
-as $$
-  select m.visible_from_message_id from public.conversation_members m
-  where m.conversation_id = member_visible_from.conversation_id and m.user_id = member_visible_from.user_id
-$$;
-comment on function parley_internal.member_visible_from(uuid, uuid) is
-  'A member''s history cut-off: they see the conversation''s messages with a greater id; null for non-members (staff included). Per row in policies, so it does not check chat.view: callers do (member_readable_conversation_ids, my_chat_view_everywhere and my_member_can_read_viewable_message, audited_visible_from).';
-select parley_internal.restrict_function('parley_internal.member_visible_from(uuid, uuid)', '{service_role}');
-
-create or replace function parley_internal.member_readable_conversation_ids(user_id uuid)
-returns setof uuid
-language sql
-stable
-security definer
-set search_path = ''
-as $$
-  select m.conversation_id from public.conversation_members m
-  join public.conversations c on c.id = m.conversation_id
-  where m.user_id = member_readable_conversation_ids.user_id
-    and c.organization_id in (
-      select om.organization_id from public.organization_members om
-      where om.user_id = member_readable_conversation_ids.user_id
-        and parley_internal.has_permission(om.organization_id, 'chat.view', om.user_id))
-$$;
-comment on function parley_internal.member_readable_conversation_ids(uuid) is
-  'The conversations the user is a member of in organizations where they hold chat.view (one permission check per organization); the messages policy gates its per-row cut-off branch with it, evaluated once per statement.';
-select parley_internal.restrict_function('parley_internal.member_readable_conversation_ids(uuid)', '{service_role}');
-
-create or replace function parley_internal.member_can_read_message(message_id bigint, user_id uuid)
-returns boolean
-language sql
-stable
-security definer
-set search_path = ''
-as $$
-  select coalesce((
-    select msg.id > parley_internal.member_visible_from(msg.conversation_id, member_can_read_message.user_id)
-    from public.messages msg where msg.id = member_can_read_message.message_id
-  ), false)
-$$;
-comment on function parley_internal.member_can_read_message(bigint, uuid) is
-  'Whether the user, as a member, may read the message through a plain table read (staff use the audited RPCs).';
-select parley_internal.restrict_function('parley_internal.member_can_read_message(bigint, uuid)', '{service_role}');
 
 create or replace function parley_internal.member_conversation_ids(user_id uuid)
 returns setof uuid
@@ -273,124 +277,92 @@ as $$
   select m.conversation_id from public.conversation_members m where m.user_id = member_conversation_ids.user_id
 $$;
 comment on function parley_internal.member_conversation_ids(uuid) is
-  'The conversations the user is a member of (one index range scan); the fast path of the conversation policies, evaluated once per statement. Staff-handled conversations are checked per row by is_conversation_staff, so a staff member of a large organization never builds the set of all its support conversations.';
+  'The conversations the user is a member of (one index range scan); message_search''s reachable set (the policies probe my_memberships per row instead).';
 select parley_internal.restrict_function('parley_internal.member_conversation_ids(uuid)', '{service_role}');
 
--- Policy helpers: the current user only (auth.uid()), no user argument, so an
--- API role calling them can learn nothing about anyone else (issue 20 finding
--- 4). The helpers above take a user id and are for definer code only.
+-- Policy building blocks: the current user only (auth.uid()), no user argument, so an API role using them
+-- can learn nothing about anyone else (issue 20 finding 4). The helpers above take a user id and are for
+-- definer code only.
 
-create or replace function parley_internal.my_conversation_ids()
-returns setof uuid
-language sql
-stable
-security definer
-set search_path = ''
-as $$
-  select parley_internal.member_conversation_ids((select auth.uid()))
-$$;
-comment on function parley_internal.my_conversation_ids() is
-  'Policy helper: the conversations the current user is a member of (evaluated once per statement).';
-select parley_internal.restrict_function('parley_internal.my_conversation_ids()', '{authenticated}');
-
-create or replace function parley_internal.my_fully_visible_conversation_ids()
-returns setof uuid
-language sql
-stable
-security definer
-set search_path = ''
-as $$
-  select parley_internal.member_fully_visible_conversation_ids((select auth.uid()))
-$$;
-comment on function parley_internal.my_fully_visible_conversation_ids() is
-  'Policy helper: the conversations the current user is a member of and sees the whole history of.';
-select parley_internal.restrict_function('parley_internal.my_fully_visible_conversation_ids()', '{authenticated}');
-
-create or replace function parley_internal.my_history_cut_offs()
-returns table (conversation_id uuid, visible_from bigint)
-language sql
-stable
-security definer
-set search_path = ''
-as $$
-  select m.conversation_id, m.visible_from_message_id from public.conversation_members m
-  where m.user_id = (select auth.uid()) and m.visible_from_message_id > 0
-    and m.conversation_id in (select parley_internal.member_readable_conversation_ids((select auth.uid())))
-$$;
-comment on function parley_internal.my_history_cut_offs() is
-  'Policy helper: the current user''s conversations with a history cut-off (since_joined groups) where they hold chat.view, with the cut-off. The messages policy scans it with exists (...): computed once per statement, not once per row.';
-select parley_internal.restrict_function('parley_internal.my_history_cut_offs()', '{authenticated}');
-
-create or replace function parley_internal.my_member_can_read_message(message_id bigint)
-returns boolean
-language sql
-stable
-security definer
-set search_path = ''
-as $$
-  select parley_internal.member_can_read_message(my_member_can_read_message.message_id, (select auth.uid()))
-$$;
-comment on function parley_internal.my_member_can_read_message(bigint) is
-  'Policy helper: whether the current user, as a member, may read the message through a plain table read.';
-select parley_internal.restrict_function('parley_internal.my_member_can_read_message(bigint)', '{authenticated}');
-
--- chat.view for the per-row policies of message_edits and message_reactions: one check per statement
--- when the reader holds chat.view in every organization they belong to (the usual case), the per-row
--- check only otherwise (a per-row permission lookup costs about 10x the read).
-create or replace function parley_internal.chat_view_everywhere(user_id uuid)
-returns boolean
-language sql
-stable
-security definer
-set search_path = ''
-as $$
-  select not exists (
-    select 1 from public.organization_members om
-    where om.user_id = chat_view_everywhere.user_id
-      and not parley_internal.has_permission(om.organization_id, 'chat.view', om.user_id))
-$$;
-comment on function parley_internal.chat_view_everywhere(uuid) is
-  'Whether the user holds chat.view in every organization they belong to.';
-select parley_internal.restrict_function('parley_internal.chat_view_everywhere(uuid)', '{service_role}');
+-- The reader's roster rows. Owned by the owner of conversation_members (the migration owner), so reading
+-- it bypasses that table's RLS (no policy recursion); security_barrier, so a caller's own predicates never
+-- see other users' rows. A policy probes it per row with exists (... where m.conversation_id = <row>):
+-- the planner turns that into one primary-key probe of conversation_members.
+create or replace view parley_internal.my_memberships with (security_barrier = true) as
+  select m.conversation_id, m.role, m.visible_from_message_id
+  from public.conversation_members m
+  where m.user_id = (select auth.uid());
+comment on view parley_internal.my_memberships is
+  'Policy building block: the current user''s roster rows (conversation, role, history cut-off). The conversations, roster, messages, attachments, calls and retention policies probe it per row.';
+comment on column parley_internal.my_memberships.conversation_id is 'A conversation the current user is a member of.';
+comment on column parley_internal.my_memberships.role is 'Their role in it (owner, admin, member).';
+comment on column parley_internal.my_memberships.visible_from_message_id is
+  'Their history cut-off: they see its messages with a greater id (0: all).';
+revoke all on table parley_internal.my_memberships from public, anon, authenticated, service_role;
+grant select on table parley_internal.my_memberships to authenticated;
 
 create or replace function parley_internal.my_chat_view_everywhere()
 returns boolean
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-  select parley_internal.chat_view_everywhere((select auth.uid()))
+begin
+  return not exists (
+    select 1 from public.organization_members om
+    where om.user_id = (select auth.uid())
+      and not exists (select 1 from parley_internal.member_permissions p
+                      where p.organization_id = om.organization_id and p.user_id = om.user_id
+                        and p.permission = 'chat.view'));
+end
 $$;
 comment on function parley_internal.my_chat_view_everywhere() is
-  'Policy helper (evaluated once per statement): whether the current user holds chat.view in every organization they belong to.';
+  'Policy helper (evaluated once per statement): whether the current user holds chat.view in every organization they belong to (the usual case); only otherwise do the message policies check chat.view per row (my_can_view_chats).';
 select parley_internal.restrict_function('parley_internal.my_chat_view_everywhere()', '{authenticated}');
 
-create or replace function parley_internal.my_member_can_read_viewable_message(message_id bigint)
+create or replace function parley_internal.my_can_view_chats(conversation_id uuid)
 returns boolean
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-  select coalesce((
-    select parley_internal.member_can_read_message(msg.id, (select auth.uid()))
-           and parley_internal.can_view_chats(msg.conversation_id, (select auth.uid()))
-    from public.messages msg where msg.id = my_member_can_read_viewable_message.message_id
-  ), false)
+begin
+  return parley_internal.can_view_chats(my_can_view_chats.conversation_id, (select auth.uid()));
+end
 $$;
-comment on function parley_internal.my_member_can_read_viewable_message(bigint) is
-  'Policy helper: whether the current user, as a member holding chat.view in its organization, may read the message through a plain table read.';
-select parley_internal.restrict_function('parley_internal.my_member_can_read_viewable_message(bigint)', '{authenticated}');
+comment on function parley_internal.my_can_view_chats(uuid) is
+  'Policy helper: whether the current user holds chat.view in the conversation''s organization (per row, only for readers who lack it somewhere).';
+select parley_internal.restrict_function('parley_internal.my_can_view_chats(uuid)', '{authenticated}');
+
+create or replace function parley_internal.my_staff_anywhere()
+returns boolean
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+begin
+  return exists (select 1 from parley_internal.member_permissions p
+                 where p.user_id = (select auth.uid())
+                   and p.permission in ('chat.support_agent', 'chat.send_notice'));
+end
+$$;
+comment on function parley_internal.my_staff_anywhere() is
+  'Policy helper (evaluated once per statement, and only for rows the member probe refused): whether the current user holds a staff permission (chat.support_agent, chat.send_notice; see staff_permission_for) in any organization. Gates the per-row staff branch of policies on tables without a conversation kind.';
+select parley_internal.restrict_function('parley_internal.my_staff_anywhere()', '{authenticated}');
 
 create or replace function parley_internal.my_staff_conversation(conversation_id uuid)
 returns boolean
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-  select parley_internal.is_conversation_staff(my_staff_conversation.conversation_id, (select auth.uid()))
+begin
+  return parley_internal.is_conversation_staff(my_staff_conversation.conversation_id, (select auth.uid()));
+end
 $$;
 comment on function parley_internal.my_staff_conversation(uuid) is
   'Policy helper: whether the current user is staff handling the conversation (its row and roster, never its content).';
@@ -413,17 +385,13 @@ declare
   floor_id bigint := parley_internal.member_visible_from(audited_visible_from.conversation_id,
                                                          audited_visible_from.user_id);
 begin
-  if floor_id is not null then
-    -- Members without chat.view read nothing (issue 12).
-    return case when parley_internal.can_view_chats(audited_visible_from.conversation_id, audited_visible_from.user_id)
-                then floor_id end;
-  end if;
-  if exists (select 1 from parley_internal.audit_staff_reads r
-             where r.conversation_id = audited_visible_from.conversation_id
-               and r.user_id = audited_visible_from.user_id
-               and r.recorded_at > pg_catalog.now() - interval '15 minutes')
-     and parley_internal.is_conversation_staff(audited_visible_from.conversation_id, audited_visible_from.user_id) then
-    return 0;
+  -- Members: the rule as is. Others: the rule (staff of the kind) only just after an audited read.
+  if floor_id is not null
+     or exists (select 1 from parley_internal.audit_staff_reads r
+                where r.conversation_id = audited_visible_from.conversation_id
+                  and r.user_id = audited_visible_from.user_id
+                  and r.recorded_at > pg_catalog.now() - interval '15 minutes') then
+    return parley_internal.visible_from(floor_id, audited_visible_from.conversation_id, audited_visible_from.user_id);
   end if;
   return null;
 end
@@ -434,13 +402,15 @@ select parley_internal.restrict_function('parley_internal.audited_visible_from(u
 
 create or replace function parley_internal.my_content_visible_from(conversation_id uuid)
 returns bigint
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-  select parley_internal.audited_visible_from(my_content_visible_from.conversation_id, (select auth.uid()))
+begin
+  return parley_internal.audited_visible_from(my_content_visible_from.conversation_id, (select auth.uid()));
+end
 $$;
 comment on function parley_internal.my_content_visible_from(uuid) is
-  'Policy helper: the current user sees the conversations content (attachments) with a greater id: a member from their cut-off, staff only just after an audited read; null otherwise.';
+  'Policy helper: the current user sees the conversation''s content (attachments) with a greater id: a member from their cut-off, staff only just after an audited read; null otherwise.';
 select parley_internal.restrict_function('parley_internal.my_content_visible_from(uuid)', '{authenticated}');

@@ -17,13 +17,16 @@
 
 create or replace function parley_internal.blocked_user_ids(user_id uuid)
 returns uuid[]
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-  select coalesce(pg_catalog.array_agg(b.blocked_id), '{}')
-  from public.blocks b where b.blocker_id = blocked_user_ids.user_id
+begin
+  -- plpgsql: its plan is cached per session (a SQL definer function is planned on every call).
+  return (select coalesce(pg_catalog.array_agg(b.blocked_id), '{}')
+          from public.blocks b where b.blocker_id = blocked_user_ids.user_id);
+end
 $$;
 comment on function parley_internal.blocked_user_ids(uuid) is
   'The users this user has blocked (empty array if none): whose messages, reactions and mentions are hidden from them. One blocks primary key range scan.';

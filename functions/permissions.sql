@@ -3,24 +3,34 @@
 --   admin/member/guest  -> the organization's override if any, else the
 --                          default map in public.role_permissions.
 
+-- The rule, written once: every (organization, member, permission) the member holds.
+create or replace view parley_internal.member_permissions as
+  select om.organization_id, om.user_id, p.key as permission
+  from public.organization_members om
+  cross join public.permissions p
+  where om.role = 'owner'
+     or coalesce(
+          (select o.granted from public.organization_role_permissions o
+           where o.organization_id = om.organization_id and o.role = om.role and o.permission = p.key),
+          exists (select 1 from public.role_permissions d where d.role = om.role and d.permission = p.key));
+comment on view parley_internal.member_permissions is
+  'Every permission each organization member holds: owners all; admins, members and guests the organization''s override if any, else the role default. Read by definer helpers only (has_permission); no API role may select it.';
+revoke all on table parley_internal.member_permissions from public, anon, authenticated, service_role;
+
 create or replace function parley_internal.has_permission(organization_id uuid, permission text, user_id uuid)
 returns boolean
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-  select case
-    when r.role is null then false
-    when r.role = 'owner' then exists (select 1 from public.permissions p where p.key = has_permission.permission)
-    else coalesce(
-      (select o.granted from public.organization_role_permissions o
-       where o.organization_id = has_permission.organization_id
-         and o.role = r.role and o.permission = has_permission.permission),
-      exists (select 1 from public.role_permissions d
-              where d.role = r.role and d.permission = has_permission.permission))
-  end
-  from (select parley_internal.organization_role(has_permission.organization_id, has_permission.user_id) as role) r
+begin
+  -- plpgsql: one statement whose plan is cached per session (a SQL definer function is planned per call).
+  return exists (select 1 from parley_internal.member_permissions p
+                 where p.organization_id = has_permission.organization_id
+                   and p.user_id = has_permission.user_id
+                   and p.permission = has_permission.permission);
+end
 $$;
 comment on function parley_internal.has_permission(uuid, text, uuid) is
   'Whether the user holds the named permission in the organization (role defaults plus organization overrides; owners hold all).';

@@ -9,6 +9,12 @@ create policy attachments_select on public.attachments for select to authenticat
   using (
     (message_id is null and uploader_id = (select auth.uid()))
     or (message_id is not null
-        and (conversation_id in (select parley_internal.my_fully_visible_conversation_ids())
-             or message_id > parley_internal.my_content_visible_from(conversation_id)))
+        and ((exists (select 1 from parley_internal.my_memberships m
+                      where m.conversation_id = attachments.conversation_id
+                        and m.visible_from_message_id < attachments.message_id)
+              and ((select parley_internal.my_chat_view_everywhere())
+                   or parley_internal.my_can_view_chats(conversation_id)))
+             -- Staff only just after an audited read (audited_visible_from).
+             or ((select parley_internal.my_staff_anywhere())
+                 and message_id > parley_internal.my_content_visible_from(conversation_id))))
   );

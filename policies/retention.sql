@@ -4,5 +4,6 @@
 
 drop policy if exists conversation_retention_select on public.conversation_retention;
 create policy conversation_retention_select on public.conversation_retention for select to authenticated
-  using (conversation_id in (select parley_internal.my_conversation_ids())
+  using (exists (select 1 from parley_internal.my_memberships m
+                 where m.conversation_id = conversation_retention.conversation_id)
          or parley_internal.my_organization_admin(organization_id));

@@ -141,26 +141,17 @@ OTHERS: dict[str, tuple[frozenset[str], str]] = {
     "parley_internal.my_chat_file_readable(text)": (frozenset({"authenticated"}), "storage.objects select policy"),
     "parley_internal.my_chat_file_uploadable(text)": (frozenset({"authenticated"}), "storage.objects insert policy"),
     "parley_internal.my_content_visible_from(uuid)": (frozenset({"authenticated"}), "attachments select policy"),
-    "parley_internal.my_conversation_ids()": (frozenset({"authenticated"}), "conversations and roster policies"),
-    "parley_internal.my_fully_visible_conversation_ids()": (
-        frozenset({"authenticated"}),
-        "messages and attachments policies (fast path)",
-    ),
-    "parley_internal.my_member_can_read_message(bigint)": (
-        frozenset({"authenticated"}),
-        "message_edits and message_reactions policies",
-    ),
     "parley_internal.my_chat_view_everywhere()": (
         frozenset({"authenticated"}),
-        "message_edits and message_reactions policies (chat.view, once per statement)",
+        "messages and attachments policies (chat.view, once per statement)",
     ),
-    "parley_internal.my_member_can_read_viewable_message(bigint)": (
+    "parley_internal.my_can_view_chats(uuid)": (
         frozenset({"authenticated"}),
-        "message_edits and message_reactions policies (chat.view, per row when not held everywhere)",
+        "messages and attachments policies (chat.view, per row when not held everywhere)",
     ),
-    "parley_internal.my_history_cut_offs()": (
+    "parley_internal.my_staff_anywhere()": (
         frozenset({"authenticated"}),
-        "messages select policy (since_joined cut-offs, chat.view)",
+        "roster and attachments policies (gates the per-row staff branch, once per statement)",
     ),
     "parley_internal.my_moderated_organization_ids()": (
         frozenset({"authenticated"}),
