@@ -193,3 +193,35 @@ def test_only_owners_and_admins_set_retention_and_holds(api: Api, database: Test
         "invalid_hold"
     )
     assert as_owner(database, "select 1 from conversation_retention where conversation_id = %s", (w["room"],)) == []
+
+
+def test_retention_deletes_calls_that_ended_before_the_cut_off_and_never_a_live_one(
+    api: Api, database: TestDatabase, worker
+):
+    """Call history is content too: ended calls past the period go with their participants; a live call, a
+    recently ended one and a call in a conversation on legal hold stay."""
+    w = world(api, database, "calls")
+    owner, member = w["people"]["owner"], w["people"]["member"]
+    held_room = group(database, w["organization"], owner, member)
+
+    def call_in(room: str, ended_days_ago: int | None) -> str:
+        call = api.rpc("start_call", {"conversation_id": room}, token=member.token)
+        if ended_days_ago is not None:
+            api.rpc("end_call", {"call_id": call["id"]}, token=member.token)
+            as_owner(database, "update call_sessions set started_at = %s, ended_at = %s where id = %s",
+                     (CLOCK - timedelta(days=ended_days_ago + 1), CLOCK - timedelta(days=ended_days_ago),
+                      call["id"]))  # fmt: skip
+        return call["id"]
+
+    old, recent, held = call_in(w["room"], 40), call_in(w["room"], 5), call_in(held_room, 40)
+    live = call_in(w["room"], None)
+    api.rpc("set_legal_hold", {"conversation_id": held_room, "hold": True}, token=owner.token)
+    set_org_retention(api, w, 30)
+    worker.run_once(now=CLOCK)
+    calls = [row[0] for row in as_owner(database, "select id::text from call_sessions where id = any(%s::uuid[])",
+                                         ([old, recent, held, live],))]  # fmt: skip
+    assert sorted(calls) == sorted([recent, held, live])
+    assert as_owner(database, "select count(*) from call_participants where call_id = %s", (old,)) == [(0,)]
+    entries = api.query("select new_values from audit_log where organization_id = %s and action = 'retention.delete'",
+                        (w["organization"],), token=owner.token)  # fmt: skip
+    assert sum(entry["new_values"]["calls"] for entry in entries) == 1, "the call summaries are messages, counted apart"
