@@ -51,11 +51,12 @@ declare
 begin
   select c as conversation, a.readable, a.is_member, a.has_chat, a.can_view,
          -- can_post_in_conversation, given the plan and chat.view (checked before it).
-         case c.kind
-           when 'notices' then a.is_staff
-           when 'group' then a.member_role in ('owner', 'admin') or (c.posting_policy = 'everyone' and a.is_member)
-           else a.readable
-         end as can_post,
+         coalesce(case c.kind
+                    when 'notices' then a.is_staff
+                    when 'group' then a.member_role in ('owner', 'admin')
+                                      or (c.posting_policy = 'everyone' and a.is_member)
+                    else a.readable
+                  end, false) as can_post,
          a.restricted,
          a.blocked,
          c.slow_mode_seconds > 0
