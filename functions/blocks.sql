@@ -2,16 +2,20 @@
 
 create or replace function parley_internal.is_blocked_between(user_a uuid, user_b uuid)
 returns boolean
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-  select exists (
+begin
+  -- plpgsql, not SQL: the statement's plan is cached per session (a SECURITY DEFINER SQL function is planned
+  -- again on every call); the send path, mentions and outbox fan-out call it per message.
+  return exists (
     select 1 from public.blocks b
     where (b.blocker_id = is_blocked_between.user_a and b.blocked_id = is_blocked_between.user_b)
        or (b.blocker_id = is_blocked_between.user_b and b.blocked_id = is_blocked_between.user_a)
-  )
+  );
+end
 $$;
 comment on function parley_internal.is_blocked_between(uuid, uuid) is
   'Whether either user has blocked the other.';

@@ -13,9 +13,14 @@
 -- the row's last charge (it waited on the lock) sees no negative refill:
 -- elapsed time is clamped at 0 and refilled_at never moves backwards.
 --
--- The functions return the seconds to wait (0 = allowed and charged) rather
--- than raising, so send_message can first look for an idempotent twin before
--- refusing; parley_internal.refuse_rate_limit raises the refusal.
+-- Both tables are UNLOGGED (sql/message_limits_v2.sql): a charge writes no
+-- WAL; after a crash the buckets start full and slow mode starts over.
+--
+-- deliver_message charges only a message it has just inserted (a retry hits
+-- the client_msg_id conflict first and is charged nothing). The functions
+-- return the seconds to wait (0 = allowed and charged);
+-- parley_internal.refuse_rate_limit raises the refusal, which rolls the
+-- insert back.
 
 create or replace function parley_internal.take_send_token(organization_id uuid, user_id uuid)
 returns integer
@@ -57,24 +62,8 @@ comment on function parley_internal.take_send_token(uuid, uuid) is
   'Take one send from the user''s token bucket in the organization (refill send_rate_per_minute, capacity send_burst) in one atomic statement; returns 0 if taken, else the seconds until one is available.';
 select parley_internal.restrict_function('parley_internal.take_send_token(uuid, uuid)', '{}');
 
-create or replace function parley_internal.return_send_token(organization_id uuid, user_id uuid)
-returns void
-language plpgsql
-volatile
-security definer
-set search_path = ''
-as $$
-declare
-  settings public.organization_settings := parley_internal.organization_settings_of(return_send_token.organization_id);
-begin
-  update parley_internal.send_allowances a
-  set tokens = least(settings.send_burst::double precision, a.tokens + 1)
-  where a.organization_id = return_send_token.organization_id and a.user_id = return_send_token.user_id;
-end
-$$;
-comment on function parley_internal.return_send_token(uuid, uuid) is
-  'Give back a token taken by a send that turned out to be an idempotent retry (its twin committed first).';
-select parley_internal.restrict_function('parley_internal.return_send_token(uuid, uuid)', '{}');
+-- Sends charge only new messages (deliver_message inserts first), so no token is ever given back.
+drop function if exists parley_internal.return_send_token(uuid, uuid);
 
 create or replace function parley_internal.take_slow_mode_turn(conversation_id uuid, user_id uuid, seconds integer)
 returns integer

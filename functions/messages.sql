@@ -1,17 +1,20 @@
 -- Messages (issue 4) and the send-path limits (issue 5): send, notices,
 -- system messages, edit, delete, reactions, pins and history pages.
 --
--- Send path, in this order, nothing written before the last check:
+-- Send path, in this order:
 --   1. input: body, kind, metadata, mention and attachment lists;
 --   2. the conversation (PT404 if unreadable), plan, may post, persona,
---      blocks, body length, reply target, mentioned members;
---   3. idempotency: a message with this client_msg_id already? return it
---      (same real sender and conversation) or refuse client_msg_id_conflict;
---   4. rate limit (token bucket), then slow mode: one atomic statement each
---      on the sender's own row (functions/message_limits.sql);
---   5. insert ... on conflict (client_msg_id) do nothing; a racing twin that
---      committed first is returned instead (and the token given back);
---   6. message_senders, mentions, attachments, persona act.
+--      blocks: one statement, parley_internal.send_authorization
+--      (functions/send_authorization.sql); then body length, reply target,
+--      mentioned members;
+--   3. insert ... on conflict (client_msg_id) do nothing: on conflict (an
+--      earlier or racing send with this key) return that message (same real
+--      sender and conversation) or refuse client_msg_id_conflict, charging
+--      nothing;
+--   4. for a new message only: rate limit (token bucket), then slow mode, one
+--      atomic statement each on the sender's own row of an UNLOGGED table
+--      (functions/message_limits.sql); a refusal rolls the insert back;
+--   5. message_senders, mentions, attachments, persona act.
 -- A send never updates the conversations row and never calls pg_notify:
 -- concurrent senders of one conversation share no row lock (see
 -- docs/messages.md).
@@ -298,46 +301,11 @@ set search_path = ''
 as $$
 #variable_conflict use_column
 declare
-  twin public.messages;
   wait_seconds integer;
 begin
-  created := false;
-  if deliver_message.client_msg_id is not null then
-    twin := parley_internal.idempotent_twin(deliver_message.client_msg_id, real_sender, conversation.id);
-    if twin.id is not null then
-      message := twin;
-      return;
-    end if;
-  end if;
-
-  wait_seconds := parley_internal.take_send_token(conversation.organization_id, real_sender);
-  if wait_seconds > 0 then
-    -- A retry whose twin committed while this one waited on the bucket row is not a new send.
-    if deliver_message.client_msg_id is not null then
-      twin := parley_internal.idempotent_twin(deliver_message.client_msg_id, real_sender, conversation.id);
-      if twin.id is not null then
-        message := twin;
-        return;
-      end if;
-    end if;
-    perform parley_internal.refuse_rate_limit('rate_limited', wait_seconds);
-  end if;
-
-  if slow_mode_applies and conversation.slow_mode_seconds > 0 then
-    wait_seconds := parley_internal.take_slow_mode_turn(conversation.id, real_sender, conversation.slow_mode_seconds);
-    if wait_seconds > 0 then
-      if deliver_message.client_msg_id is not null then
-        twin := parley_internal.idempotent_twin(deliver_message.client_msg_id, real_sender, conversation.id);
-        if twin.id is not null then
-          perform parley_internal.return_send_token(conversation.organization_id, real_sender);
-          message := twin;
-          return;
-        end if;
-      end if;
-      perform parley_internal.refuse_rate_limit('slow_mode', wait_seconds);
-    end if;
-  end if;
-
+  -- Insert first: the unique index on client_msg_id is the idempotency check. A conflict (an earlier send
+  -- with this key, or a concurrent one that committed first: the index made this insert wait for it) is the
+  -- only case that looks the twin up; a new message never probes.
   insert into public.messages as m (conversation_id, sender_kind, sender_id, persona_id, kind, body, metadata,
                                     reply_to_message_id, client_msg_id, search_language)
   values (conversation.id, deliver_message.sender_kind,
@@ -349,27 +317,39 @@ begin
            where s.organization_id = conversation.organization_id))
   on conflict (client_msg_id) where client_msg_id is not null do nothing
   returning * into message;
-  if found then
-    created := true;
-    if conversation.archived_by_organization then
-      -- Compliance mode: every send is in the audit chain (functions/compliance.sql).
-      perform parley_internal.audit_compliance_send(message, conversation.organization_id);
-    end if;
-    if deliver_message.sender_kind <> 'user' then
-      insert into parley_internal.message_senders (message_id, sender_id, persona_id)
-      values (message.id, real_sender, deliver_message.persona_id);
-    end if;
+  if not found then
+    -- A retry: return the original (charging nothing, even when the sender is out of allowance), or refuse
+    -- PT409 if the key is someone else's or another conversation's.
+    message := parley_internal.idempotent_twin(deliver_message.client_msg_id, real_sender, conversation.id);
+    created := false;
     return;
   end if;
-  -- A concurrent send with the same client_msg_id committed first: the unique index made this insert wait
-  -- for it, so it is visible now. Return it (and the token) or refuse if it is someone else's.
-  twin := parley_internal.idempotent_twin(deliver_message.client_msg_id, real_sender, conversation.id);
-  perform parley_internal.return_send_token(conversation.organization_id, real_sender);
-  message := twin;
+  created := true;
+
+  -- Limits are charged for new messages only. A refusal raises, which rolls the insert back with it.
+  wait_seconds := parley_internal.take_send_token(conversation.organization_id, real_sender);
+  if wait_seconds > 0 then
+    perform parley_internal.refuse_rate_limit('rate_limited', wait_seconds);
+  end if;
+  if slow_mode_applies and conversation.slow_mode_seconds > 0 then
+    wait_seconds := parley_internal.take_slow_mode_turn(conversation.id, real_sender, conversation.slow_mode_seconds);
+    if wait_seconds > 0 then
+      perform parley_internal.refuse_rate_limit('slow_mode', wait_seconds);
+    end if;
+  end if;
+
+  if conversation.archived_by_organization then
+    -- Compliance mode: every send is in the audit chain (functions/compliance.sql).
+    perform parley_internal.audit_compliance_send(message, conversation.organization_id);
+  end if;
+  if deliver_message.sender_kind <> 'user' then
+    insert into parley_internal.message_senders (message_id, sender_id, persona_id)
+    values (message.id, real_sender, deliver_message.persona_id);
+  end if;
 end
 $$;
 comment on function parley_internal.deliver_message(public.conversations, uuid, text, uuid, text, text, jsonb, bigint, uuid, boolean) is
-  'The common end of send_message and send_notice, after validation and authorization: idempotency by client_msg_id, rate limit, slow mode, insert (and message_senders for persona and system senders). created is false when an earlier send with the same client_msg_id is returned.';
+  'The common end of send_message and send_notice, after validation and authorization: insert ... on conflict (client_msg_id) do nothing; on conflict the idempotent twin (or PT409); for a new row the rate limit and slow mode (a refusal rolls the insert back), then message_senders for persona and system senders. created is false when an earlier send with the same client_msg_id is returned.';
 select parley_internal.restrict_function(
   'parley_internal.deliver_message(public.conversations, uuid, text, uuid, text, text, jsonb, bigint, uuid, boolean)', '{}');
 
@@ -400,10 +380,10 @@ declare
                                                       'mentions', true);
   attachments uuid[] := parley_internal.validate_id_list(send_message.attachment_ids, 10, 'invalid_attachment_ids',
                                                          'attachments', false);
+  access record;
   conversation public.conversations;
-  settings public.organization_settings;
+  max_length integer;
   clean_body text;
-  other_member uuid;
   reply_floor bigint;
   persona_organization uuid;
   is_member boolean;
@@ -422,23 +402,34 @@ begin
       'Reply to a message of this conversation you can see.');
   end if;
 
-  -- 2. The conversation and the sender's rights in it.
-  conversation := parley_internal.readable_conversation(send_message.conversation_id, caller);
-  perform parley_internal.require_feature(conversation.organization_id, 'chat');
-  if not parley_internal.can_view_chats(conversation.id, caller) then
+  -- 2. The conversation and the sender's rights in it: one statement (functions/send_authorization.sql), then
+  -- the refusals in their documented order.
+  select * into access from parley_internal.send_authorization(send_message.conversation_id, caller);
+  if not access.readable then
+    -- Outsiders cannot tell another organization's conversation from a missing one (readable_conversation).
+    perform parley_internal.refuse('PT404', 'conversation_not_found', 'No such conversation.',
+      'Check the conversation id; you must be a member.');
+  end if;
+  conversation := access.conversation;
+  is_member := access.is_member;
+  if not access.has_chat then
+    perform parley_internal.require_feature(conversation.organization_id, 'chat');
+  end if;
+  if not access.can_view then
     perform parley_internal.refuse('42501', 'no_permission',
       'Your role in this organization cannot view chats.', 'Ask an owner or admin for the chat.view permission.');
   end if;
-  if not parley_internal.can_post_in_conversation(conversation.id, caller) then
+  if not access.can_post then
     perform parley_internal.refuse('42501', 'cannot_post',
       case conversation.kind
         when 'notices' then 'Only staff post notices here.'
         else 'Only the group''s owner and admins post in this conversation.' end,
       'You can read this conversation but not post in it.');
   end if;
-  -- Bans and mutes (functions/moderation.sql): one probe of the partial index of active restrictions.
-  perform parley_internal.assert_not_restricted(conversation.organization_id, conversation.id, caller);
-  is_member := parley_internal.is_conversation_member(conversation.id, caller);
+  if access.restricted then
+    -- Bans and mutes (functions/moderation.sql): the probe found one; assert_not_restricted words the refusal.
+    perform parley_internal.assert_not_restricted(conversation.organization_id, conversation.id, caller);
+  end if;
   if send_message.as_persona_id is not null then
     persona_organization := parley_internal.assert_can_act_as_persona(send_message.as_persona_id, caller);
     if persona_organization <> conversation.organization_id
@@ -453,19 +444,16 @@ begin
       'Staff answer a persona''s direct conversation as that persona.',
       'Pass as_persona_id: the conversation''s persona_id.');
   end if;
-  if conversation.kind = 'direct' and conversation.persona_id is null then
-    select m.user_id into other_member from public.conversation_members m
-    where m.conversation_id = conversation.id and m.user_id <> caller
-    limit 1;
-    if other_member is not null and parley_internal.is_blocked_between(caller, other_member) then
-      perform parley_internal.refuse('42501', 'blocked', 'You cannot send messages in this conversation.',
-        'One of you has blocked the other.');
-    end if;
+  if access.blocked then
+    perform parley_internal.refuse('42501', 'blocked', 'You cannot send messages in this conversation.',
+      'One of you has blocked the other.');
   end if;
 
   -- 3. Input checked against the conversation.
-  settings := parley_internal.organization_settings_of(conversation.organization_id);
-  clean_body := parley_internal.validate_message_body(send_message.body, settings.max_message_length,
+  -- Organizations created before organization_settings existed get their row now (organization_settings_of).
+  max_length := coalesce(access.max_message_length,
+                         (parley_internal.organization_settings_of(conversation.organization_id)).max_message_length);
+  clean_body := parley_internal.validate_message_body(send_message.body, max_length,
     message_kind in ('image', 'file', 'audio', 'video') and pg_catalog.cardinality(attachments) > 0);
   if send_message.reply_to_message_id is not null then
     reply_floor := parley_internal.message_visible_from(conversation.id, caller);
@@ -485,9 +473,7 @@ begin
   end if;
 
   -- 4-5. Idempotency, limits, insert. Owners, admins and moderators skip slow mode; so does staff.
-  slow_mode_applies := conversation.slow_mode_seconds > 0
-    and not parley_internal.is_conversation_moderator(conversation.id, caller)
-    and not parley_internal.is_conversation_staff(conversation.id, caller);
+  slow_mode_applies := access.slow_mode_applies;
   -- Staff answering without being on the roster are shown as the persona or as Support, never as themselves
   -- (issue 12; functions/staff_privacy.sql).
   select * into delivery from parley_internal.deliver_message(
