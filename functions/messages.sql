@@ -616,6 +616,8 @@ begin
     perform parley_internal.refuse('42501', 'not_author', 'Only the author edits a message.',
       'Persona messages: support agents who may act as the persona.');
   end if;
+  -- A banned or muted author cannot rewrite what they said either (docs/moderation.md).
+  perform parley_internal.assert_not_restricted(organization, original.conversation_id, caller);
   settings := parley_internal.organization_settings_of(organization);
   if settings.edit_window_seconds is not null
      and pg_catalog.now() > original.created_at + pg_catalog.make_interval(secs => settings.edit_window_seconds) then
@@ -637,7 +639,7 @@ begin
 end
 $$;
 comment on function parley_internal.edit_message(bigint, text) is
-  'Edit your message''s body (persona messages: support agents who may act as the persona), within the organization''s edit window. The previous body goes into message_edits; mentions are not re-read.';
+  'Edit your message''s body (persona messages: support agents who may act as the persona), within the organization''s edit window; refused (403 banned or muted) while you are restricted there. The previous body goes into message_edits; mentions are not re-read.';
 select parley_internal.publish_function('parley_internal.edit_message(bigint, text)'::regprocedure);
 
 create or replace function parley_internal.delete_message(message_id bigint)
@@ -713,12 +715,13 @@ declare
   caller uuid := parley_internal.require_user();
   clean_emoji text := parley_internal.validate_emoji(toggle_reaction.emoji);
   target public.messages;
+  organization uuid;
   actor uuid;
 begin
   -- FOR SHARE: waits for a concurrent delete, so no reaction outlives its message's content.
   target := parley_internal.readable_message(toggle_reaction.message_id, caller, 'share');
-  perform parley_internal.require_feature(
-    (select c.organization_id from public.conversations c where c.id = target.conversation_id), 'chat');
+  select c.organization_id into organization from public.conversations c where c.id = target.conversation_id;
+  perform parley_internal.require_feature(organization, 'chat');
   if target.deleted_at is not null then
     perform parley_internal.refuse('PT409', 'message_deleted', 'This message was deleted.',
       'Deleted messages take no reactions.');
@@ -728,6 +731,8 @@ begin
   delete from public.message_reactions r
   where r.message_id = target.id and r.emoji = clean_emoji and r.user_id is not distinct from actor;
   if not found then
+    -- Adding a reaction is speaking: a banned or muted user may only take theirs back (docs/moderation.md).
+    perform parley_internal.assert_not_restricted(organization, target.conversation_id, caller);
     if (select pg_catalog.count(*) from public.message_reactions r
         where r.message_id = target.id and r.user_id is not distinct from actor) >= 20 then
       perform parley_internal.refuse('PT409', 'too_many_reactions', 'You have 20 reactions on this message already.',
@@ -743,7 +748,7 @@ begin
 end
 $$;
 comment on function parley_internal.toggle_reaction(bigint, text) is
-  'Add your reaction (one emoji or :shortcode:) to a message you can read, or remove it if you had it; returns the message''s reactions [{emoji, count, reacted_by_me}].';
+  'Add your reaction (one emoji or :shortcode:) to a message you can read, or remove it if you had it (a banned or muted user may only remove: 403 banned or muted); returns the message''s reactions [{emoji, count, reacted_by_me}].';
 select parley_internal.publish_function('parley_internal.toggle_reaction(bigint, text)'::regprocedure);
 
 -- Pins ------------------------------------------------------------------------

@@ -290,3 +290,31 @@ def test_only_moderators_moderate_and_never_the_owner_or_themselves(api: Api, da
     assert refusal(lambda: api.rpc("lift_restriction", {"restriction_id": ban["id"]},
                                    token=member.token)).details == "restriction_not_found"  # fmt: skip
     api.rpc("lift_restriction", {"restriction_id": ban["id"]}, token=moderator.token)
+
+
+def test_a_muted_user_cannot_edit_or_add_reactions_but_may_take_back_and_delete(
+    api: Api, database: TestDatabase, people, organization
+):
+    """A restriction stops every way of saying something in the conversation, not only send_message: an edit
+    rewrites what was said, a reaction adds to it. Taking a reaction back and deleting your own message stay."""
+    troll, moderator, member = people["troll"], people["moderator"], people["member"]
+    room = group(database, organization, people["owner"], member, troll)
+    said = send(api, troll, room, "before the mute")
+    theirs = send(api, member, room, "hello")
+    api.rpc("toggle_reaction", {"message_id": theirs["id"], "emoji": "👍"}, token=troll.token)
+    mute = api.rpc("mute_user", {"organization_id": organization, "user_id": str(troll.id),
+                                 "duration_seconds": 600, "conversation_id": room}, token=moderator.token)  # fmt: skip
+    try:
+        edit = refusal(lambda: api.rpc("edit_message", {"message_id": said["id"], "body": "rewritten"},
+                                       token=troll.token))  # fmt: skip
+        react = refusal(lambda: api.rpc("toggle_reaction", {"message_id": theirs["id"], "emoji": "🔥"},
+                                        token=troll.token))  # fmt: skip
+        assert [(r.status, r.details) for r in (edit, react)] == [(403, "muted"), (403, "muted")]
+        taken_back = api.rpc("toggle_reaction", {"message_id": theirs["id"], "emoji": "👍"}, token=troll.token)
+        assert taken_back == []
+        assert api.rpc("delete_message", {"message_id": said["id"]}, token=troll.token)["deleted_at"] is not None
+    finally:
+        api.rpc("lift_restriction", {"restriction_id": mute["id"]}, token=moderator.token)
+    assert (
+        api.rpc("toggle_reaction", {"message_id": theirs["id"], "emoji": "🔥"}, token=troll.token)[0]["emoji"] == "🔥"
+    )
