@@ -337,7 +337,7 @@ comment on function parley_internal.my_reports(bigint, integer) is
 select parley_internal.publish_function('parley_internal.my_reports(bigint, integer)');
 
 -- A moderator's deletion of a reported message. The tombstone is
--- delete_message's (functions/messages.sql: body null, metadata emptied,
+-- delete_message's (functions/message_changes.sql: body null, metadata emptied,
 -- pin, edit history, reactions and mentions gone), written here because
 -- delete_message acts as a reader of the conversation and organization
 -- moderators need not be members. deleted_by names the moderator only when

@@ -1,6 +1,6 @@
 -- Notices conversations (issue 4): one per user per organization
 -- (subject_conversation_for, functions/conversations.sql), where staff
--- notices land (send_notice, functions/messages.sql); read-only for the user.
+-- notices land (send_notice, functions/message_send.sql); read-only for the user.
 
 create or replace function parley_internal.get_or_create_notices_conversation(organization_id uuid)
 returns public.conversations

@@ -7,7 +7,7 @@
 -- notices conversation through their organization permission are not, so
 -- they act as the organization: the column is null and the customer sees
 -- the persona (a persona message or conversation) or "Support". Sends work
--- the same way (sender_kind persona or support, functions/messages.sql).
+-- the same way (sender_kind persona or support, functions/message_send.sql).
 -- Who really acted is in the audit log (actor_id), readable by staff with
 -- chat.audit_read: message.edit / delete / pin / unpin / react / unreact /
 -- send_as_persona / send_as_support, conversation.support_assign.
