@@ -72,13 +72,15 @@ def api(database: testing.TestDatabase) -> Iterator[Api]:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Run a module's tests once per realtime capture mode when it declares ``REALTIME_CAPTURE = ("table", "wal")``.
+    """Run a module's tests once per realtime capture mode when it declares ``REALTIME_CAPTURE = ("table", "wal")``
+    (one test: ``@pytest.mark.realtime_capture("table", "wal")``).
 
     Each mode gets its own database (``alter database ... set parley.realtime_capture``, before any
     connection), so the same assertions check the same event contract in both (docs/realtime.md).
     PARLEY_TEST_CAPTURE=table|wal runs one mode only.
     """
-    modes = getattr(metafunc.module, "REALTIME_CAPTURE", None)
+    marker = metafunc.definition.get_closest_marker("realtime_capture")
+    modes = marker.args if marker is not None else getattr(metafunc.module, "REALTIME_CAPTURE", None)
     if not modes or "database" not in metafunc.fixturenames:
         return
     only = os.environ.get("PARLEY_TEST_CAPTURE")
