@@ -42,22 +42,22 @@ def add_member(owner_url: str, topic: str, user_id: Any, *, can_send: bool = Tru
         connection.execute("insert into public.scratch_members values (%s, %s, %s)", (topic, user_id, can_send))
 
 
+BROADCAST = "select parley_internal.broadcast(%s::jsonb, %s, %s, %s)"
+
+
 async def send_from_database(
     owner_url: str, topic: str, messages: list[tuple[str, dict]], *, private: bool = True, one_transaction: bool = False
 ) -> None:
-    """realtime.send() as the database owner, one transaction per message (or all in one)."""
+    """parley_internal.broadcast() as the database owner (the triggers' way: realtime.send in ``table`` capture,
+    a WAL message in ``wal``), one transaction per message (or all in one)."""
     async with await psycopg.AsyncConnection.connect(owner_url, autocommit=True) as connection:
         if one_transaction:
             async with connection.transaction():
                 for event, payload in messages:
-                    await connection.execute(
-                        "select realtime.send(%s::jsonb, %s, %s, %s)", (json.dumps(payload), event, topic, private)
-                    )
+                    await connection.execute(BROADCAST, (json.dumps(payload), event, topic, private))
         else:
             for event, payload in messages:
-                await connection.execute(
-                    "select realtime.send(%s::jsonb, %s, %s, %s)", (json.dumps(payload), event, topic, private)
-                )
+                await connection.execute(BROADCAST, (json.dumps(payload), event, topic, private))
 
 
 def without_row_id(frame: Any) -> dict[str, Any]:
