@@ -38,7 +38,16 @@ from parley.realtime import auth
 from parley.realtime.hub import BACKPRESSURE_CLOSE_CODE, VERSIONS, VSN_1, Hub, Session
 from parley.realtime.presence import PresencePolicy
 from parley.realtime.resume import ResumeStore
-from parley.realtime.stream import SLOT, ChangeStream, Event, LogicalMessage, event_id, format_lsn
+from parley.realtime.stream import (
+    SLOT,
+    SYNC_PREFIX,
+    ChangeStream,
+    Event,
+    LogicalMessage,
+    event_id,
+    format_lsn,
+    parse_lsn,
+)
 
 log = logging.getLogger("parley.realtime")
 
@@ -50,6 +59,8 @@ RECORD_REFUSALS = ("parley_internal.record_refusals(jsonb, text)", "parley_inter
 """Where refusal messages go (functions/monitoring.sql; source = the slot name), called only if one exists."""
 FLUSH_WAIT = 1.0
 """Seconds a client's writer waits for its last write to be acknowledged by the client's TCP stack."""
+SYNC_WAIT = 2.0
+"""Seconds a ``replay.since`` join waits (wal capture) for the stream to read what was committed before it."""
 REFUSAL_BATCH = 500
 REFUSAL_BACKLOG = 10000
 """Refusals kept in memory while record_refusals fails; older ones are dropped (and counted) beyond this."""
@@ -200,6 +211,18 @@ class RealtimeService:
         """
         limit = max(1, min(limit, 1000))
         async with self.pool.connection() as connection:
+            # wal capture: what was committed before this join is only in the WAL, so wait (briefly) until the
+            # stream has read past a marker written now; then the replay buffer holds it.
+            cursor = await connection.execute(
+                "select case when current_setting('parley.realtime_capture', true) = 'wal' "
+                "then pg_logical_emit_message(false, %s, '')::text end",
+                (SYNC_PREFIX,),
+            )
+            row = await cursor.fetchone()
+            if row is not None and row[0] is not None:
+                marker, deadline = parse_lsn(row[0]), time.monotonic() + SYNC_WAIT
+                while self.stream.last_lsn < marker and time.monotonic() < deadline:
+                    await asyncio.sleep(0.01)
             cursor = await connection.execute(
                 """
                 select id::text, event, payload,

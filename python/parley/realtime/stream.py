@@ -66,11 +66,13 @@ DECODING_OPTIONS = (
     "include-lsn", "1",
     "add-tables", "realtime.*",  # realtime.messages and its daily partitions (see is_messages_table)
     "actions", "insert",
-    "add-msg-prefixes", "parley.refusal,parley.broadcast",
+    "add-msg-prefixes", "parley.refusal,parley.broadcast,parley.sync",
 )  # fmt: skip
 REFUSAL_PREFIX = "parley.refusal"
 BROADCAST_PREFIX = "parley.broadcast"
 """Transactional logical messages written by parley_internal.broadcast in ``wal`` capture mode."""
+SYNC_PREFIX = "parley.sync"
+"""Non-transactional marker the service writes to learn when its stream has read everything committed before."""
 _OPTIONS_SQL = ", ".join(f"'{option}'" for option in DECODING_OPTIONS)
 
 
