@@ -928,7 +928,7 @@ begin
   if tg_op = 'INSERT' then
     -- Members with the conversation open see a call start (the rung users also get call_ringing).
     perform parley_internal.broadcast(pg_catalog.jsonb_build_object('call', parley_internal.call_session_json(new)),
-                          'call_started', 'conversation:' || new.conversation_id, true);
+                                      'call_started', 'conversation:' || new.conversation_id, true);
     return null;
   end if;
   if old.state is not distinct from new.state then
@@ -958,8 +958,8 @@ begin
   select * into session from public.call_sessions s where s.id = new.call_id;
   if tg_op = 'INSERT' and new.state = 'ringing' then
     perform parley_internal.broadcast(pg_catalog.jsonb_build_object('call', parley_internal.call_session_json(session),
-                                                        'participant', parley_internal.call_participant_json(new)),
-                          'call_ringing', 'user:' || new.user_id, true);
+                                                                    'participant', parley_internal.call_participant_json(new)),
+                                      'call_ringing', 'user:' || new.user_id, true);
     return null;
   end if;
   if tg_op = 'INSERT' and new.user_id is not distinct from session.initiator_id then
