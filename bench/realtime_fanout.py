@@ -6,9 +6,11 @@ What it measures (docs/realtime.md, "Measured"):
    connections insert into a copy of ``public.messages`` that has the same
    columns, defaults, indexes and foreign key but no triggers (no realtime).
 2. ``realtime_insert_per_s``: the same, into ``public.messages`` itself, so
-   the realtime trigger writes a ``realtime.messages`` row per message, while
-   the service decodes the WAL (no subscribers); ``realtime_over_plain`` is
-   2 / 1: what broadcasting from the database costs a writer.
+   the realtime trigger broadcasts each message (``capture``: a
+   ``realtime.messages`` row in ``table`` mode, a WAL message and no row in
+   ``wal`` mode; docs/realtime.md, "Capture modes"), while the service
+   decodes the WAL (no subscribers); ``realtime_over_plain`` is 2 / 1: what
+   broadcasting from the database costs a writer.
 3. ``send_message_per_s``: the same through the real ``send_message`` RPC
    (validation, rate limit, idempotency, and the trigger), when installed;
    ``send_message_over_plain`` is 3 / 1.
@@ -39,7 +41,12 @@ the CPUs: the numbers are a floor.
 Usage::
 
     python -m bench.realtime_fanout --database-url URL [--jwt-secret S] [--rate 1000] [--seconds 10]
-        [--subscribers 100] [--service-url ws://127.0.0.1:4000/realtime/v1] [--json]
+        [--subscribers 100] [--service-url ws://127.0.0.1:4000/realtime/v1] [--capture wal|table] [--json]
+
+``--capture`` sets ``parley.realtime_capture`` on the database for the run
+(``alter database``, restored afterwards); without it the database's own
+setting applies. The result reports the mode and ``realtime_rows_per_send``
+(realtime.messages rows the paced run wrote per message: 0 in ``wal`` mode).
 
 The database must be migrated; the benchmark creates its users, organization
 and group, and deletes them afterwards. ``realtime.messages`` rows it causes
@@ -68,9 +75,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg
+from psycopg import sql
 
 from parley import config, tokens
 from parley.cluster import free_port
+from parley.stack import set_realtime_capture
 
 MESSAGE_ID_MARK = '"message": {"id": '
 """How a message_created frame carries the message id (jsonb orders short keys first; the service keeps the order)."""
@@ -411,10 +420,62 @@ def run(
     max_queue: int = 1000,
     drain_seconds: float = 10.0,
     send_path: str = "auto",
+    capture: str | None = None,
 ) -> dict[str, Any]:
     """Run the benchmark; return the measurements (see the module docstring)."""
     if send_path not in ("auto", "rpc", "insert"):
         raise ValueError("send_path is auto, rpc or insert")
+    previous_capture = capture_mode(database_url)
+    if capture is not None:
+        set_realtime_capture(database_url, capture)  # new sessions (every connection below) follow it
+    try:
+        return _run(database_url, jwt_secret, rate=rate, seconds=seconds, subscribers=subscribers,
+                    service_url=service_url, writers=writers, saturation_seconds=saturation_seconds,
+                    max_queue=max_queue, drain_seconds=drain_seconds, send_path=send_path)  # fmt: skip
+    finally:
+        if capture is not None and capture != previous_capture:
+            restore_capture(database_url, previous_capture)
+
+
+def capture_mode(database_url: str) -> str | None:
+    """The database's parley.realtime_capture as a new session sees it (None: unset, i.e. table)."""
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        [(mode,)] = connection.execute("select current_setting('parley.realtime_capture', true)").fetchall()
+    return mode or None
+
+
+def restore_capture(database_url: str, mode: str | None) -> None:
+    """Put the database's parley.realtime_capture back as it was before the run."""
+    if mode is not None:
+        set_realtime_capture(database_url, mode)
+        return
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        [(name,)] = connection.execute("select current_database()").fetchall()
+        connection.execute(sql.SQL("alter database {} reset parley.realtime_capture").format(sql.Identifier(name)))
+
+
+def realtime_rows(database_url: str, topic: str) -> int:
+    """realtime.messages rows on ``topic``."""
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        [(count,)] = connection.execute("select count(*) from realtime.messages where topic = %s", (topic,)).fetchall()
+    return int(count)
+
+
+def _run(
+    database_url: str,
+    jwt_secret: str,
+    *,
+    rate: float,
+    seconds: float,
+    subscribers: int,
+    service_url: str | None,
+    writers: int,
+    saturation_seconds: float,
+    max_queue: int,
+    drain_seconds: float,
+    send_path: str,
+) -> dict[str, Any]:
+    capture = capture_mode(database_url) or "table"
     fixture = create_fixture(database_url, subscribers)
     installed = has_send_message(database_url)
     if send_path == "rpc" and not installed:
@@ -466,7 +527,9 @@ def run(
         if not ours.poll(90) or ours.recv() != "ready":
             raise RuntimeError("the clients did not join")
         before = wait_healthy(health_url)
+        rows_before = realtime_rows(database_url, fixture.topic)
         sent_at = paced(database_url, fixture, writers=writers, rate=rate, seconds=seconds, rpc=rpc)
+        rows_written = realtime_rows(database_url, fixture.topic) - rows_before
         send_window = (max(sent_at.values()) - min(sent_at.values())) if sent_at else 0.0
         # Every client waits for every sent id, or until the drain time is up (what is missing then is lost).
         ours.send(("drain", sorted(sent_at), drain_seconds))
@@ -504,6 +567,8 @@ def run(
         "send_path": "rpc: public.send_message as each member (role authenticated + JWT claims, one round trip)"
         if rpc
         else "insert: insert into public.messages as the owner (the realtime trigger fires as for send_message)",
+        "capture": capture,
+        "realtime_rows_per_send": round(rows_written / len(sent_at), 3) if sent_at else None,
         "client": "lean raw-socket WebSocket client (Phoenix vsn 1.0.0), one process for all subscribers",
         "subscribers": subscribers,
         "writers": writers,
@@ -559,6 +624,12 @@ def main(argv: list[str] | None = None) -> int:
         default="auto",
         help="paced run: send_message RPC, plain insert, or the RPC when installed",
     )
+    parser.add_argument(
+        "--capture",
+        choices=config.REALTIME_CAPTURE_MODES,
+        default=None,
+        help="parley.realtime_capture for the run (restored after); default: the database's setting",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON only")
     arguments = parser.parse_args(argv)
     database_url = arguments.database_url
@@ -578,6 +649,7 @@ def main(argv: list[str] | None = None) -> int:
         service_url=arguments.service_url,
         send_path=arguments.send_path,
         writers=arguments.writers,
+        capture=arguments.capture,
     )
     if arguments.json:
         print(json.dumps(result))

@@ -26,7 +26,7 @@
 --   * An ended call posts exactly one message of kind call (sender_kind
 --     system) with {call_id, media, end_reason, duration_seconds}; get_inbox
 --     shows it as the preview.
--- Events (realtime.send from the triggers at the end of this file, no NOTIFY):
+-- Events (parley_internal.broadcast from the triggers at the end of this file, no NOTIFY):
 --   user:{id} of a rung participant  call_ringing
 --   conversation:{id} and user:{id} of every participant
 --                                   call_accepted, call_declined, call_ended,
@@ -905,12 +905,12 @@ as $$
 declare
   participant uuid;
 begin
-  perform realtime.send(payload, event, 'conversation:' || conversation_id, true);
+  perform parley_internal.broadcast(payload, event, 'conversation:' || conversation_id, true);
   for participant in
     select p.user_id from public.call_participants p where p.call_id = call_event_to_participants.call_id
     order by p.user_id
   loop
-    perform realtime.send(payload, event, 'user:' || participant, true);
+    perform parley_internal.broadcast(payload, event, 'user:' || participant, true);
   end loop;
 end
 $$;
@@ -927,8 +927,8 @@ as $$
 begin
   if tg_op = 'INSERT' then
     -- Members with the conversation open see a call start (the rung users also get call_ringing).
-    perform realtime.send(pg_catalog.jsonb_build_object('call', parley_internal.call_session_json(new)),
-                          'call_started', 'conversation:' || new.conversation_id, true);
+    perform parley_internal.broadcast(pg_catalog.jsonb_build_object('call', parley_internal.call_session_json(new)),
+                                      'call_started', 'conversation:' || new.conversation_id, true);
     return null;
   end if;
   if old.state is not distinct from new.state then
@@ -957,9 +957,9 @@ declare
 begin
   select * into session from public.call_sessions s where s.id = new.call_id;
   if tg_op = 'INSERT' and new.state = 'ringing' then
-    perform realtime.send(pg_catalog.jsonb_build_object('call', parley_internal.call_session_json(session),
-                                                        'participant', parley_internal.call_participant_json(new)),
-                          'call_ringing', 'user:' || new.user_id, true);
+    perform parley_internal.broadcast(pg_catalog.jsonb_build_object('call', parley_internal.call_session_json(session),
+                                                                    'participant', parley_internal.call_participant_json(new)),
+                                      'call_ringing', 'user:' || new.user_id, true);
     return null;
   end if;
   if tg_op = 'INSERT' and new.user_id is not distinct from session.initiator_id then

@@ -1,10 +1,13 @@
 -- Realtime: broadcast from the database (issue 7).
 --
--- Triggers on the chat tables call realtime.send(payload, event, topic, true):
--- a row in realtime.messages, which Supabase Realtime (hosted) or
--- `parley realtime` (self-hosted, through wal2json) delivers to the clients
--- joined to that private topic. The triggers are on the tables, so every
--- write path (RPCs, service_role, migrations) produces the same events.
+-- Triggers on the chat tables call parley_internal.broadcast(payload, event,
+-- topic, true) (functions/realtime_broadcast.sql): with parley.realtime_capture
+-- = 'table' (Supabase) a row in realtime.messages, which Supabase Realtime
+-- delivers; with 'wal' (the self-hosted stack) a transactional logical
+-- decoding message and no row, which `parley realtime` reads from the WAL.
+-- Either way the clients joined to that private topic get the same event.
+-- The triggers are on the tables, so every write path (RPCs, service_role,
+-- migrations) produces the same events.
 -- Nothing here calls pg_notify.
 --
 -- Topics (authorized by policies/realtime.sql):
@@ -233,8 +236,8 @@ declare
   message_json jsonb := parley_internal.realtime_message_json(new);
   member uuid;
 begin
-  perform realtime.send(pg_catalog.jsonb_build_object('message', message_json), 'message_created',
-                        'conversation:' || new.conversation_id, true);
+  perform parley_internal.broadcast(pg_catalog.jsonb_build_object('message', message_json), 'message_created',
+                                    'conversation:' || new.conversation_id, true);
   -- Inbox fan-out only where the user members are few by construction (see the header).
   select c.kind, c.subject_user_id into conversation_kind, subject
   from public.conversations c where c.id = new.conversation_id;
@@ -242,17 +245,17 @@ begin
     for member in
       select m.user_id from public.conversation_members m where m.conversation_id = new.conversation_id
     loop
-      perform realtime.send(pg_catalog.jsonb_build_object('conversation_id', new.conversation_id,
-                                                          'conversation_kind', conversation_kind,
-                                                          'message', message_json),
-                            'inbox_message', 'user:' || member, true);
+      perform parley_internal.broadcast(pg_catalog.jsonb_build_object('conversation_id', new.conversation_id,
+                                                                      'conversation_kind', conversation_kind,
+                                                                      'message', message_json),
+                                        'inbox_message', 'user:' || member, true);
     end loop;
   elsif conversation_kind in ('support', 'notices') and subject is not null then
-    perform realtime.send(pg_catalog.jsonb_build_object('conversation_id', new.conversation_id,
-                                                        'conversation_kind', conversation_kind,
-                                                        'message', message_json),
-                          case conversation_kind when 'notices' then 'notice_received' else 'inbox_message' end,
-                          'user:' || subject, true);
+    perform parley_internal.broadcast(pg_catalog.jsonb_build_object('conversation_id', new.conversation_id,
+                                                                    'conversation_kind', conversation_kind,
+                                                                    'message', message_json),
+                                      case conversation_kind when 'notices' then 'notice_received' else 'inbox_message' end,
+                                      'user:' || subject, true);
   end if;
   return null;
 end
@@ -273,9 +276,9 @@ declare
 begin
   if old.deleted_at is null and new.deleted_at is not null then
     -- Tombstone: which message, and when; no content.
-    perform realtime.send(pg_catalog.jsonb_build_object('message', pg_catalog.jsonb_build_object(
-                            'id', new.id, 'conversation_id', new.conversation_id, 'deleted_at', new.deleted_at)),
-                          'message_deleted', topic, true);
+    perform parley_internal.broadcast(pg_catalog.jsonb_build_object('message', pg_catalog.jsonb_build_object(
+                                        'id', new.id, 'conversation_id', new.conversation_id, 'deleted_at', new.deleted_at)),
+                                      'message_deleted', topic, true);
     return null;
   end if;
   if new.deleted_at is null
@@ -285,21 +288,21 @@ begin
     hidden_from_someone := exists (
       select 1 from public.conversation_members m
       where m.conversation_id = new.conversation_id and m.visible_from_message_id >= new.id);
-    perform realtime.send(pg_catalog.jsonb_build_object('message',
-                            case when hidden_from_someone then
-                              pg_catalog.jsonb_build_object('id', new.id, 'conversation_id', new.conversation_id,
-                                                            'edited_at', new.edited_at, 'body_omitted', true)
-                            else
-                              pg_catalog.jsonb_build_object('id', new.id, 'conversation_id', new.conversation_id,
-                                                            'body', new.body, 'metadata', new.metadata,
-                                                            'edited_at', new.edited_at)
-                            end),
-                          'message_edited', topic, true);
+    perform parley_internal.broadcast(pg_catalog.jsonb_build_object('message',
+                                        case when hidden_from_someone then
+                                          pg_catalog.jsonb_build_object('id', new.id, 'conversation_id', new.conversation_id,
+                                                                        'edited_at', new.edited_at, 'body_omitted', true)
+                                        else
+                                          pg_catalog.jsonb_build_object('id', new.id, 'conversation_id', new.conversation_id,
+                                                                        'body', new.body, 'metadata', new.metadata,
+                                                                        'edited_at', new.edited_at)
+                                        end),
+                                      'message_edited', topic, true);
   end if;
   if old.pinned_at is distinct from new.pinned_at then
-    perform realtime.send(pg_catalog.jsonb_build_object('message_id', new.id, 'conversation_id', new.conversation_id,
-                                                        'pinned_at', new.pinned_at),
-                          'message_pinned', topic, true);
+    perform parley_internal.broadcast(pg_catalog.jsonb_build_object('message_id', new.id, 'conversation_id', new.conversation_id,
+                                                                    'pinned_at', new.pinned_at),
+                                      'message_pinned', topic, true);
   end if;
   return null;
 end
@@ -329,12 +332,12 @@ begin
   end if;
   -- Staff acting for the organization react with user_id null (the persona or Support; issue 12).
   reactor := reaction.user_id;
-  perform realtime.send(pg_catalog.jsonb_build_object(
-                          'message_id', reaction.message_id, 'conversation_id', conversation.id,
-                          'emoji', reaction.emoji, 'user_id', reactor, 'staff', reactor is null,
-                          'persona_id', reaction.persona_id,
-                          'action', case when tg_op = 'DELETE' then 'removed' else 'added' end),
-                        'reaction_changed', 'conversation:' || conversation.id, true);
+  perform parley_internal.broadcast(pg_catalog.jsonb_build_object(
+                                      'message_id', reaction.message_id, 'conversation_id', conversation.id,
+                                      'emoji', reaction.emoji, 'user_id', reactor, 'staff', reactor is null,
+                                      'persona_id', reaction.persona_id,
+                                      'action', case when tg_op = 'DELETE' then 'removed' else 'added' end),
+                                    'reaction_changed', 'conversation:' || conversation.id, true);
   return null;
 end
 $$;
@@ -357,38 +360,38 @@ declare
 begin
   if new.last_read_message_id > old.last_read_message_id
      and coalesce((select s.send_read_receipts from public.privacy_settings s where s.user_id = new.user_id), true) then
-    perform realtime.send(pg_catalog.jsonb_build_object('conversation_id', new.conversation_id, 'user_id', new.user_id,
-                                                        'last_read_message_id', new.last_read_message_id),
-                          'read', topic, true);
+    perform parley_internal.broadcast(pg_catalog.jsonb_build_object('conversation_id', new.conversation_id, 'user_id', new.user_id,
+                                                                    'last_read_message_id', new.last_read_message_id),
+                                      'read', topic, true);
   end if;
   if new.last_delivered_message_id > old.last_delivered_message_id then
     select c.kind into conversation_kind from public.conversations c where c.id = new.conversation_id;
     if conversation_kind in ('direct', 'support', 'notices') then
-      perform realtime.send(pg_catalog.jsonb_build_object('conversation_id', new.conversation_id,
-                                                          'user_id', new.user_id,
-                                                          'last_delivered_message_id', new.last_delivered_message_id),
-                            'delivered', topic, true);
+      perform parley_internal.broadcast(pg_catalog.jsonb_build_object('conversation_id', new.conversation_id,
+                                                                      'user_id', new.user_id,
+                                                                      'last_delivered_message_id', new.last_delivered_message_id),
+                                        'delivered', topic, true);
     end if;
   end if;
   -- The member's own devices: unread badge and inbox flags.
   if new.last_read_message_id <> old.last_read_message_id then
     unread := parley_internal.realtime_unread_count(new.conversation_id, new.user_id, new.last_read_message_id);
-    perform realtime.send(pg_catalog.jsonb_build_object(
-                            'conversation_id', new.conversation_id,
-                            'last_read_message_id', new.last_read_message_id,
-                            'unread_count', least(unread, 100), 'unread_capped', unread > 100),
-                          'unread_changed', 'user:' || new.user_id, true);
+    perform parley_internal.broadcast(pg_catalog.jsonb_build_object(
+                                        'conversation_id', new.conversation_id,
+                                        'last_read_message_id', new.last_read_message_id,
+                                        'unread_count', least(unread, 100), 'unread_capped', unread > 100),
+                                      'unread_changed', 'user:' || new.user_id, true);
   end if;
   if (old.archived_at_message_id, old.hidden_at_message_id, old.muted_until, old.pinned_at, old.notification_level)
      is distinct from
      (new.archived_at_message_id, new.hidden_at_message_id, new.muted_until, new.pinned_at, new.notification_level) then
-    perform realtime.send(pg_catalog.jsonb_build_object(
-                            'conversation_id', new.conversation_id,
-                            'archived_at_message_id', new.archived_at_message_id,
-                            'hidden_at_message_id', new.hidden_at_message_id,
-                            'muted_until', new.muted_until, 'pinned_at', new.pinned_at,
-                            'notification_level', new.notification_level),
-                          'inbox_entry_updated', 'user:' || new.user_id, true);
+    perform parley_internal.broadcast(pg_catalog.jsonb_build_object(
+                                        'conversation_id', new.conversation_id,
+                                        'archived_at_message_id', new.archived_at_message_id,
+                                        'hidden_at_message_id', new.hidden_at_message_id,
+                                        'muted_until', new.muted_until, 'pinned_at', new.pinned_at,
+                                        'notification_level', new.notification_level),
+                                      'inbox_entry_updated', 'user:' || new.user_id, true);
   end if;
   return null;
 end
@@ -410,34 +413,34 @@ declare
   actor uuid := auth.uid();
 begin
   if tg_op = 'INSERT' then
-    perform realtime.send(pg_catalog.jsonb_build_object('conversation_id', new.conversation_id, 'user_id', new.user_id,
-                                                        'role', new.role, 'added_by', new.added_by,
-                                                        'joined_at', new.joined_at),
-                          'member_joined', 'conversation:' || new.conversation_id, true);
+    perform parley_internal.broadcast(pg_catalog.jsonb_build_object('conversation_id', new.conversation_id, 'user_id', new.user_id,
+                                                                    'role', new.role, 'added_by', new.added_by,
+                                                                    'joined_at', new.joined_at),
+                                      'member_joined', 'conversation:' || new.conversation_id, true);
     select * into conversation from public.conversations c where c.id = new.conversation_id;
-    perform realtime.send(pg_catalog.jsonb_build_object('conversation', parley_internal.realtime_conversation_json(conversation),
-                                                        'role', new.role, 'added_by', new.added_by),
-                          'conversation_added', 'user:' || new.user_id, true);
+    perform parley_internal.broadcast(pg_catalog.jsonb_build_object('conversation', parley_internal.realtime_conversation_json(conversation),
+                                                                    'role', new.role, 'added_by', new.added_by),
+                                      'conversation_added', 'user:' || new.user_id, true);
   elsif tg_op = 'UPDATE' then
-    perform realtime.send(pg_catalog.jsonb_build_object('conversation_id', new.conversation_id, 'user_id', new.user_id,
-                                                        'role', new.role, 'previous_role', old.role),
-                          'member_role_changed', 'conversation:' || new.conversation_id, true);
+    perform parley_internal.broadcast(pg_catalog.jsonb_build_object('conversation_id', new.conversation_id, 'user_id', new.user_id,
+                                                                    'role', new.role, 'previous_role', old.role),
+                                      'member_role_changed', 'conversation:' || new.conversation_id, true);
   else
     if not exists (select 1 from public.conversations c where c.id = old.conversation_id) then
       -- The conversation itself is being deleted (conversation_deleted tells its topic).
-      perform realtime.send(pg_catalog.jsonb_build_object('conversation_id', old.conversation_id, 'reason', 'deleted'),
-                            'conversation_removed', 'user:' || old.user_id, true);
+      perform parley_internal.broadcast(pg_catalog.jsonb_build_object('conversation_id', old.conversation_id, 'reason', 'deleted'),
+                                        'conversation_removed', 'user:' || old.user_id, true);
       return null;
     end if;
-    perform realtime.send(pg_catalog.jsonb_build_object(
-                            'conversation_id', old.conversation_id, 'user_id', old.user_id, 'role', old.role,
-                            'reason', case when actor is null or actor = old.user_id then 'left' else 'removed' end,
-                            'removed_by', case when actor is distinct from old.user_id then actor end),
-                          'member_left', 'conversation:' || old.conversation_id, true);
-    perform realtime.send(pg_catalog.jsonb_build_object(
-                            'conversation_id', old.conversation_id,
-                            'reason', case when actor is null or actor = old.user_id then 'left' else 'removed' end),
-                          'conversation_removed', 'user:' || old.user_id, true);
+    perform parley_internal.broadcast(pg_catalog.jsonb_build_object(
+                                        'conversation_id', old.conversation_id, 'user_id', old.user_id, 'role', old.role,
+                                        'reason', case when actor is null or actor = old.user_id then 'left' else 'removed' end,
+                                        'removed_by', case when actor is distinct from old.user_id then actor end),
+                                      'member_left', 'conversation:' || old.conversation_id, true);
+    perform parley_internal.broadcast(pg_catalog.jsonb_build_object(
+                                        'conversation_id', old.conversation_id,
+                                        'reason', case when actor is null or actor = old.user_id then 'left' else 'removed' end),
+                                      'conversation_removed', 'user:' || old.user_id, true);
   end if;
   return null;
 end
@@ -458,23 +461,23 @@ declare
   topic text;
 begin
   if tg_op = 'DELETE' then
-    perform realtime.send(pg_catalog.jsonb_build_object('conversation_id', old.id), 'conversation_deleted',
-                          'conversation:' || old.id, true);
+    perform parley_internal.broadcast(pg_catalog.jsonb_build_object('conversation_id', old.id), 'conversation_deleted',
+                                      'conversation:' || old.id, true);
     return null;
   end if;
   topic := 'conversation:' || new.id;
   if (old.title, old.description, old.avatar_url, old.posting_policy, old.history_visibility, old.slow_mode_seconds)
      is distinct from
      (new.title, new.description, new.avatar_url, new.posting_policy, new.history_visibility, new.slow_mode_seconds) then
-    perform realtime.send(pg_catalog.jsonb_build_object('conversation', parley_internal.realtime_conversation_json(new)),
-                          'conversation_updated', topic, true);
+    perform parley_internal.broadcast(pg_catalog.jsonb_build_object('conversation', parley_internal.realtime_conversation_json(new)),
+                                      'conversation_updated', topic, true);
   end if;
   if old.support_status is distinct from new.support_status then
     -- The customer reads this topic: the status, never who changed it or who is assigned (issue 12).
-    perform realtime.send(pg_catalog.jsonb_build_object(
-                            'conversation_id', new.id, 'support_status', new.support_status,
-                            'previous_status', old.support_status),
-                          'support_updated', topic, true);
+    perform parley_internal.broadcast(pg_catalog.jsonb_build_object(
+                                        'conversation_id', new.id, 'support_status', new.support_status,
+                                        'previous_status', old.support_status),
+                                      'support_updated', topic, true);
   end if;
   return null;
 end

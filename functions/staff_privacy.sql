@@ -61,14 +61,14 @@ begin
   end if;
   if tg_op in ('INSERT', 'UPDATE') and (tg_op = 'INSERT' or old.assignee_id is distinct from new.assignee_id) then
     -- The agent's own inbox: a conversation was handed to them.
-    perform realtime.send(pg_catalog.jsonb_build_object(
-                            'conversation', parley_internal.realtime_conversation_json(
-                                              parley_internal.with_support_assignee(conversation))),
-                          'support_assigned', 'user:' || new.assignee_id, true);
+    perform parley_internal.broadcast(pg_catalog.jsonb_build_object(
+                                        'conversation', parley_internal.realtime_conversation_json(
+                                                          parley_internal.with_support_assignee(conversation))),
+                                      'support_assigned', 'user:' || new.assignee_id, true);
   end if;
   if tg_op in ('UPDATE', 'DELETE') and (tg_op = 'DELETE' or old.assignee_id is distinct from new.assignee_id) then
-    perform realtime.send(pg_catalog.jsonb_build_object('conversation_id', conversation.id),
-                          'support_unassigned', 'user:' || old.assignee_id, true);
+    perform parley_internal.broadcast(pg_catalog.jsonb_build_object('conversation_id', conversation.id),
+                                      'support_unassigned', 'user:' || old.assignee_id, true);
   end if;
   return null;
 end

@@ -21,6 +21,7 @@ import pytest
 
 from parley.db import Api
 from parley.realtime import RealtimeConfig, ServiceThread
+from parley.stack import set_realtime_capture
 from parley_dev import testing
 
 
@@ -57,6 +58,9 @@ def server() -> testing.TestServer:
 @pytest.fixture(scope="module")
 def database(server: testing.TestServer, request: pytest.FixtureRequest) -> Iterator[testing.TestDatabase]:
     created = server.create_database(request.module.__name__.rsplit(".", 1)[-1])
+    capture = getattr(request, "param", None)
+    if capture is not None:  # a module that declares REALTIME_CAPTURE (see pytest_generate_tests)
+        set_realtime_capture(created.url, capture)
     yield created
     server.drop_database(created)
 
@@ -65,6 +69,23 @@ def database(server: testing.TestServer, request: pytest.FixtureRequest) -> Iter
 def api(database: testing.TestDatabase) -> Iterator[Api]:
     with Api(database.api_url, database.jwt_secret) as client:
         yield client
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run a module's tests once per realtime capture mode when it declares ``REALTIME_CAPTURE = ("table", "wal")``
+    (one test: ``@pytest.mark.realtime_capture("table", "wal")``).
+
+    Each mode gets its own database (``alter database ... set parley.realtime_capture``, before any
+    connection), so the same assertions check the same event contract in both (docs/realtime.md).
+    PARLEY_TEST_CAPTURE=table|wal runs one mode only.
+    """
+    marker = metafunc.definition.get_closest_marker("realtime_capture")
+    modes = marker.args if marker is not None else getattr(metafunc.module, "REALTIME_CAPTURE", None)
+    if not modes or "database" not in metafunc.fixturenames:
+        return
+    only = os.environ.get("PARLEY_TEST_CAPTURE")
+    selected = [mode for mode in modes if not only or mode == only]
+    metafunc.parametrize("database", selected, indirect=True, scope="module", ids=[f"capture={m}" for m in selected])
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -12,6 +12,8 @@ from typing import Any
 import psycopg
 from realtime import AsyncRealtimeChannel, AsyncRealtimeClient, RealtimeSubscribeStates
 
+from parley.realtime.stream import DECODING_OPTIONS, PLUGIN, Decoder, Event
+
 WAIT = 15.0
 
 SCRATCH_POLICIES = """
@@ -40,22 +42,22 @@ def add_member(owner_url: str, topic: str, user_id: Any, *, can_send: bool = Tru
         connection.execute("insert into public.scratch_members values (%s, %s, %s)", (topic, user_id, can_send))
 
 
+BROADCAST = "select parley_internal.broadcast(%s::jsonb, %s, %s, %s)"
+
+
 async def send_from_database(
     owner_url: str, topic: str, messages: list[tuple[str, dict]], *, private: bool = True, one_transaction: bool = False
 ) -> None:
-    """realtime.send() as the database owner, one transaction per message (or all in one)."""
+    """parley_internal.broadcast() as the database owner (the triggers' way: realtime.send in ``table`` capture,
+    a WAL message in ``wal``), one transaction per message (or all in one)."""
     async with await psycopg.AsyncConnection.connect(owner_url, autocommit=True) as connection:
         if one_transaction:
             async with connection.transaction():
                 for event, payload in messages:
-                    await connection.execute(
-                        "select realtime.send(%s::jsonb, %s, %s, %s)", (json.dumps(payload), event, topic, private)
-                    )
+                    await connection.execute(BROADCAST, (json.dumps(payload), event, topic, private))
         else:
             for event, payload in messages:
-                await connection.execute(
-                    "select realtime.send(%s::jsonb, %s, %s, %s)", (json.dumps(payload), event, topic, private)
-                )
+                await connection.execute(BROADCAST, (json.dumps(payload), event, topic, private))
 
 
 def without_row_id(frame: Any) -> dict[str, Any]:
@@ -82,6 +84,38 @@ def _is_row_id(value: Any, message_id: Any) -> bool:
         return isinstance(value, str) and str(uuid.UUID(value)) == value
     except ValueError:
         return False
+
+
+class Broadcasts:
+    """Every database broadcast committed after it was created, in either capture mode (rows or WAL messages).
+
+    A logical slot of its own, peeked (never advanced) and decoded by the service's own decoder, so a test
+    reads the same events `parley realtime` delivers whether parley.realtime_capture is table or wal.
+    """
+
+    def __init__(self, owner_url: str, slot: str | None = None) -> None:
+        self.url = owner_url
+        self.slot = slot or f"test_broadcasts_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(owner_url, autocommit=True) as connection:
+            connection.execute("select pg_create_logical_replication_slot(%s, %s)", (self.slot, PLUGIN))
+
+    def events(self) -> list[Event]:
+        """Everything committed since the slot was created, in commit order."""
+        options = ", ".join(["%s"] * len(DECODING_OPTIONS))
+        with psycopg.connect(self.url, autocommit=True) as connection:
+            # Decoding stops at the flushed WAL: a synchronous commit that wrote WAL flushes everything before it
+            # (the test server commits asynchronously; a message outside the decoder's prefixes is enough).
+            connection.execute("set synchronous_commit = on")
+            connection.execute("select pg_catalog.txid_current(), pg_logical_emit_message(true, 'parley.test', '')")
+            rows = connection.execute(
+                f"select lsn::text, data from pg_logical_slot_peek_changes(%s, null, null, {options})",
+                (self.slot, *DECODING_OPTIONS),
+            ).fetchall()
+        return Decoder().feed(rows).events
+
+    def drop(self) -> None:
+        with psycopg.connect(self.url, autocommit=True) as connection:
+            connection.execute("select pg_drop_replication_slot(%s)", (self.slot,))
 
 
 async def until(predicate: Callable[[], bool], timeout: float = WAIT, what: str = "condition") -> None:

@@ -421,6 +421,7 @@ def test_ice_servers_carry_coturn_rest_credentials_from_a_secret_no_api_role_rea
     assert error.details == "invalid_ice_url"
 
 
+@pytest.mark.realtime_capture("table", "wal")
 def test_two_official_clients_exchange_offer_answer_and_candidates_on_the_call_topic(
     api, database, realtime_service, people, organization
 ):

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 SUBSCRIBED = RealtimeSubscribeStates.SUBSCRIBED
 CHANNEL_ERROR = RealtimeSubscribeStates.CHANNEL_ERROR
 
+REALTIME_CAPTURE = ("table", "wal")
+"""Every test on the module's database runs in both capture modes (tests/conftest.py): the same event contract."""
+
 
 @pytest.fixture(scope="module")
 def people(database: TestDatabase) -> dict[str, TestUser]:
@@ -720,3 +723,73 @@ def test_a_resumed_channel_is_never_sent_an_event_up_to_the_id_it_resumed_after(
             await subscriber.close()
 
     run(scenario())
+
+
+def test_the_decoder_numbers_broadcast_messages_and_rows_together_in_wal_order():
+    """wal capture: a parley.broadcast message is an event like a row, numbered with the rows of its transaction."""
+
+    def row(n: int) -> str:
+        return json.dumps({"action": "I", "schema": "realtime", "table": "messages_2026_12_06", "columns": [
+            {"name": "topic", "value": "conversation:x"}, {"name": "extension", "value": "broadcast"},
+            {"name": "event", "value": "e"}, {"name": "payload", "value": json.dumps({"n": n, "id": f"r{n}"})},
+            {"name": "private", "value": True}, {"name": "id", "value": f"r{n}"},
+        ]})  # fmt: skip
+
+    content = json.dumps({"topic": "conversation:x", "event": "e", "payload": {"n": 2, "id": "m2"}, "private": True,
+                          "id": "m2"})  # fmt: skip
+    rows = [
+        ("0/200", json.dumps({"action": "B", "timestamp": "2026-12-06 01:00:00.5+00"})),
+        ("0/210", row(1)),
+        ("0/220", json.dumps({"action": "M", "transactional": True, "prefix": "parley.broadcast", "content": content})),
+        ("0/230", row(3)),
+        ("0/300", json.dumps({"action": "C", "timestamp": "2026-12-06 01:00:00.5+00"})),
+    ]
+    decoded = Decoder().feed(rows)
+    assert [(e.id, e.payload, e.message_id, e.private, e.stored) for e in decoded.events] == [
+        ("0000000000000300-00001", {"n": 1, "id": "r1"}, "r1", True, True),
+        ("0000000000000300-00002", {"n": 2, "id": "m2"}, "m2", True, False),
+        ("0000000000000300-00003", {"n": 3, "id": "r3"}, "r3", True, True),
+    ]
+    assert decoded.messages == []  # a broadcast message is an event, not a logical message for the service
+
+
+def test_the_capture_mode_decides_whether_a_broadcast_writes_a_row_and_nothing_else_changes(database, request):
+    """parley_internal.broadcast in both modes: the same events, ids, order and payload ids; a row only in table."""
+    mode = request.node.callspec.params["database"]
+    url = database.url
+    topic = f"conversation:{uuid.uuid4()}"
+
+    async def scenario():
+        stream = ChangeStream(url, f"parley_capture_{mode}", streaming=False)
+        await stream.open()
+        try:
+            with psycopg.connect(url, autocommit=True) as connection:
+                [(setting,)] = connection.execute("select current_setting('parley.realtime_capture', true)").fetchall()
+                assert setting == mode
+                with connection.transaction():
+                    connection.execute("select parley_internal.broadcast('{\"n\": 1}', 'e', %s, true)", (topic,))
+                    connection.execute("select realtime.send('{\"n\": 2}', 'e', %s, true)", (topic,))  # a row always
+                    connection.execute("select parley_internal.broadcast('{\"n\": 3}', 'e', %s, false)", (topic,))
+                    connection.execute("select parley_internal.broadcast('{\"n\": 4, \"id\": 7}', 'e', %s)", (topic,))
+                [(stored,)] = connection.execute("select count(*) from realtime.messages where topic = %s",
+                                                 (topic,)).fetchall()  # fmt: skip
+            seen = []
+            deadline = time.monotonic() + 20
+            while len(seen) < 4:
+                assert time.monotonic() < deadline, seen
+                seen += [event for event in await stream.poll() if event.topic == topic]
+                await asyncio.sleep(0.02)
+            return stored, seen
+        finally:
+            await stream.drop_slots()
+
+    stored, seen = run(scenario())
+    assert stored == (4 if mode == "table" else 1)
+    lsn = seen[0].lsn
+    assert [(e.id, e.event, {k: v for k, v in e.payload.items() if k != "id"}, e.private) for e in seen] == [
+        (f"{lsn:016X}-{position:05d}", "e", {"n": n}, private)
+        for position, n, private in ((1, 1, True), (2, 2, True), (3, 3, False), (4, 4, True))
+    ]
+    assert [e.payload["id"] == e.message_id for e in seen] == [True, True, True, False]  # a payload's own id stays
+    assert seen[3].payload["id"] == 7 and str(uuid.UUID(seen[3].message_id)) == seen[3].message_id
+    assert [e.stored for e in seen] == [mode == "table", True, mode == "table", mode == "table"]

@@ -16,6 +16,9 @@ from parley import tokens
 from realtime_js_support import JsClient
 from realtime_support import add_member, install_scratch_policies, send_from_database, subscribe, until
 
+REALTIME_CAPTURE = ("table", "wal")
+"""The tests on the module's database run in both capture modes (tests/conftest.py): the same event contract."""
+
 TOPIC = "room:js"
 
 

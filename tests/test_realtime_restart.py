@@ -21,6 +21,9 @@ from parley.realtime.stream import ChangeStream
 from realtime_js_support import JsClient
 from realtime_support import add_member, install_scratch_policies, send_from_database, subscribe, until
 
+REALTIME_CAPTURE = ("table", "wal")
+"""The tests on the module's database run in both capture modes (tests/conftest.py): the same event contract."""
+
 
 def start_process(database_url: str, secret: str, port: int) -> subprocess.Popen:
     process = subprocess.Popen(

@@ -27,6 +27,9 @@ from parley.realtime.stream import ChangeStream
 from realtime_js_support import JsClient
 from realtime_support import add_member, install_scratch_policies, subscribe, until
 
+REALTIME_CAPTURE = ("table", "wal")
+"""The tests on the module's database run in both capture modes (tests/conftest.py): the same event contract."""
+
 EVENTS = 600
 
 
@@ -52,8 +55,9 @@ async def write_stream(url: str, topic: str, count: int, per_second: float) -> N
     """Commit ``count`` numbered events at about ``per_second``, one transaction each."""
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
         for n in range(count):
-            await connection.execute("select realtime.send(jsonb_build_object('n', %s::int), 'm', %s, true)",
-                                     (n, topic))  # fmt: skip
+            await connection.execute(
+                "select parley_internal.broadcast(jsonb_build_object('n', %s::int), 'm', %s, true)", (n, topic)
+            )
             await asyncio.sleep(1 / per_second)
 
 

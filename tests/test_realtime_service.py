@@ -26,6 +26,9 @@ from realtime_support import (
     until,
 )
 
+REALTIME_CAPTURE = ("table", "wal")
+"""The tests on the module's database run in both capture modes (tests/conftest.py): the same event contract."""
+
 SUBSCRIBED = RealtimeSubscribeStates.SUBSCRIBED
 CHANNEL_ERROR = RealtimeSubscribeStates.CHANNEL_ERROR
 

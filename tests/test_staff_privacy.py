@@ -31,18 +31,18 @@ from __future__ import annotations
 import io
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from attachments_support import owner_query
 from identity_support import as_owner, organization_with
 from messaging_support import persona, send
 from parley.db import Api, ApiError
 from parley.storage import LocalBackend, upload
 from parley.workers import FileWorker, FileWorkerSettings
 from parley_dev.testing import TestDatabase, TestUser
+from realtime_support import Broadcasts
 from storage_support import image_bytes
 
 # RPCs the customer reads, with the arguments the walk passes (s: the setting).
@@ -66,6 +66,9 @@ CUSTOMER_READS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "organization_features": lambda s: {"organization_id": s["organization"]},
 }
 # The same reads for the persona and notices conversations.
+REALTIME_CAPTURE = ("table", "wal")
+"""The realtime payloads the customer may receive are checked in both capture modes (tests/conftest.py)."""
+
 PER_CONVERSATION = ("get_messages", "get_pinned_messages")
 
 # Every other RPC, and why it needs no walk: it writes (its result is the row
@@ -160,7 +163,17 @@ NOT_CUSTOMER_READS: dict[str, str] = {
 
 
 @pytest.fixture(scope="module")
-def setting(api: Api, database: TestDatabase, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def broadcasts(database: TestDatabase) -> Iterator[Broadcasts]:
+    """Every database broadcast of the module's database from its start, in either capture mode."""
+    recorder = Broadcasts(database.url)
+    yield recorder
+    recorder.drop()
+
+
+@pytest.fixture(scope="module")
+def setting(
+    api: Api, database: TestDatabase, broadcasts: Broadcasts, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
     owner, agent, customer = (database.create_user(name) for name in ("sp_owner", "sp_agent", "sp_customer"))
     organization = organization_with(api, database, owner, admin=agent, member=customer)
     team = persona(api, organization, owner, "Ada from Support")
@@ -183,6 +196,7 @@ def setting(api: Api, database: TestDatabase, tmp_path_factory: pytest.TempPathF
         "customer_persona_message": customer_persona_message,
         "spare": spare,
         "backend": LocalBackend(tmp_path_factory.mktemp("staff-privacy") / "storage", "test-signing-secret"),
+        "broadcasts": broadcasts,
     }
 
 
@@ -216,16 +230,16 @@ def customer_view(api: Api, database: TestDatabase, s: dict[str, Any]) -> list[t
             assert error.status in (401, 403), (relation, error)
             continue
         seen += [(relation, row["row"]) for row in rows]
-    # Realtime: every payload on a topic the customer may receive (conversation and user topics).
-    for topic, event, payload in as_owner(
-        database,
-        """
-        select m.topic, m.event, m.payload::text from realtime.messages m
-        where parley_internal.realtime_can_receive(m.topic, %s) order by m.inserted_at, m.id
-        """,
-        (customer.id,),
-    ):
-        seen.append((f"realtime {topic} {event}", payload))
+    # Realtime: every payload on a topic the customer may receive (conversation and user topics), as the
+    # realtime service reads them in either capture mode (rows or WAL messages).
+    broadcasts = s["broadcasts"].events()
+    receivable = {topic for (topic,) in as_owner(
+        database, "select t from unnest(%s::text[]) t where parley_internal.realtime_can_receive(t, %s)",
+        (sorted({event.topic for event in broadcasts}), customer.id),
+    )}  # fmt: skip
+    for event in broadcasts:
+        if event.topic in receivable:
+            seen.append((f"realtime {event.topic} {event.event}", json.dumps(event.payload)))
     # RPC results.
     for name, arguments in CUSTOMER_READS.items():
         seen.append((f"rpc {name}", json.dumps(api.rpc(name, arguments(s), token=customer.token), default=str)))
@@ -442,6 +456,6 @@ def test_staff_still_see_who_really_acted(api: Api, database: TestDatabase, sett
         str(owner.id)
     ]
     # The owner, now assigned, was told on their own topic; the customer's topics carry no assignee.
-    assigned = owner_query(database, "select payload from realtime.messages where topic = %s and event = %s",
-                           (f"user:{owner.id}", "support_assigned"))  # fmt: skip
-    assert assigned and assigned[-1]["payload"]["conversation"]["support_assignee_id"] == str(owner.id)
+    assigned = [event.payload for event in setting["broadcasts"].events()
+                if event.topic == f"user:{owner.id}" and event.event == "support_assigned"]  # fmt: skip
+    assert assigned and assigned[-1]["conversation"]["support_assignee_id"] == str(owner.id)

@@ -66,3 +66,22 @@ def requested_port() -> int | None:
     """PARLEY_DB_PORT: a fixed port for the embedded cluster; otherwise a free one is chosen."""
     value = os.environ.get("PARLEY_DB_PORT")
     return int(value) if value else None
+
+
+REALTIME_CAPTURE_MODES = ("wal", "table")
+"""Values of parley.realtime_capture (functions/realtime_broadcast.sql, docs/realtime.md "Capture modes")."""
+
+
+def realtime_capture(*, external: bool = False) -> str | None:
+    """PARLEY_REALTIME_CAPTURE: how database events reach the realtime service, ``wal`` or ``table``.
+
+    Default: ``wal`` for the embedded stack (its own `parley realtime` reads the WAL); None for an external
+    database (PARLEY_DATABASE_URL, possibly a Supabase one, whose Realtime reads only realtime.messages):
+    its setting is left as it is unless the variable names one.
+    """
+    value = (os.environ.get("PARLEY_REALTIME_CAPTURE") or "").strip().lower()
+    if not value:
+        return None if external else "wal"
+    if value not in REALTIME_CAPTURE_MODES:
+        raise ValueError(f"PARLEY_REALTIME_CAPTURE must be one of {', '.join(REALTIME_CAPTURE_MODES)}, not {value!r}")
+    return value

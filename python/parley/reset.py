@@ -47,6 +47,7 @@ def reset_embedded(*, log: bool = True) -> stack.Stack:
         print(f"Dropped and recreated database {DATABASE!r} on 127.0.0.1:{cluster.port}; migrating:")
     url = cluster.url(DATABASE)
     migrate.migrate(url, log=log)
+    stack.set_realtime_capture(url, config.realtime_capture() or "wal")  # a database-level setting: dropped with it
     stack.prepare_authenticator(url, cluster.secrets.authenticator_password)
     stack.apply_seed(url)
     if log:

@@ -71,11 +71,28 @@ def apply_seed(database_url: str, root: Path | None = None) -> None:
         connection.execute(seed.encode())
 
 
+def set_realtime_capture(owner_url: str, mode: str) -> None:
+    """``alter database <this one> set parley.realtime_capture = mode`` (``wal`` or ``table``; docs/realtime.md).
+
+    A database-level setting: sessions opened afterwards follow it (pooled connections already open keep
+    the mode they started with until they reconnect).
+    """
+    if mode not in config.REALTIME_CAPTURE_MODES:
+        raise ValueError(f"realtime capture mode must be one of {', '.join(config.REALTIME_CAPTURE_MODES)}: {mode!r}")
+    with psycopg.connect(owner_url, autocommit=True) as connection:
+        [(name,)] = connection.execute("select current_database()").fetchall()
+        statement = sql.SQL("alter database {} set parley.realtime_capture = {}")
+        connection.execute(statement.format(sql.Identifier(name), sql.Literal(mode)))
+
+
 def start(*, seed: bool = True, log: bool = True) -> Stack:
     """Start (or reuse) the database, apply migrations and, optionally, the seed."""
     external = config.external_database_url()
     if external:
         migrate.migrate(external, log=log)
+        capture = config.realtime_capture(external=True)
+        if capture:
+            set_realtime_capture(external, capture)
         if seed:
             apply_seed(external)
         return Stack(
@@ -87,6 +104,7 @@ def start(*, seed: bool = True, log: bool = True) -> Stack:
     cluster.start()
     database_url = cluster.url("postgres")
     migrate.migrate(database_url, log=log)
+    set_realtime_capture(database_url, config.realtime_capture() or "wal")
     prepare_authenticator(database_url, cluster.secrets.authenticator_password)
     if seed:
         apply_seed(database_url)

@@ -288,13 +288,7 @@ class Session:
         if self.closed:
             return
         if len(self.outbox) >= self.max_queue:
-            self.closed = True
-            self.hub.backpressure_disconnects += 1
-            self.close_reason = f"backpressure: outgoing queue full ({self.max_queue} messages); reconnect and resume"
-            log.warning("session %s: %s", self.id, self.close_reason)
-            self.hub.remove_session(self)
-            if self.on_overload is not None:
-                self.on_overload(self)
+            self._overflow()
             return
         if isinstance(message, SharedFrame):
             frame = message.frame(self.vsn)
@@ -303,6 +297,34 @@ class Session:
         self.outbox.append((frame, mark))
         if not self._wakeup.is_set():
             self._wakeup.set()
+
+    def enqueue(self, items: list[tuple[bytes, Mark]]) -> None:
+        """Queue already built frames (fan-out's batch for this client), in order: one bound check, one wake-up.
+
+        As :meth:`push` one by one: the frames that fit are queued, and overflowing the bound disconnects.
+        """
+        if self.closed:
+            return
+        outbox = self.outbox
+        room = self.max_queue - len(outbox)
+        if len(items) > room:
+            if room > 0:
+                outbox.extend(items[:room])
+            self._overflow()
+            return
+        outbox.extend(items)
+        if not self._wakeup.is_set():
+            self._wakeup.set()
+
+    def _overflow(self) -> None:
+        """The outgoing queue is full: disconnect (the client reconnects and resumes)."""
+        self.closed = True
+        self.hub.backpressure_disconnects += 1
+        self.close_reason = f"backpressure: outgoing queue full ({self.max_queue} messages); reconnect and resume"
+        log.warning("session %s: %s", self.id, self.close_reason)
+        self.hub.remove_session(self)
+        if self.on_overload is not None:
+            self.on_overload(self)
 
     async def write_loop(self) -> None:
         """Send queued frames in order until cancelled, everything already queued in one write.
@@ -636,28 +658,58 @@ class Hub:
     def deliver(self, events: list[Event]) -> None:
         """Fan database events out to the channels of their topic (privacy must match, as on Supabase).
 
-        A revoking event (a member left, the conversation was deleted) is
-        delivered, then closes the channels that may no longer read the topic,
+        Each event's frame is built once per protocol version; each client's frames of the batch are queued
+        together (:meth:`Session.enqueue`), in event order. A revoking event (a member left, the
+        conversation was deleted) is delivered, then closes the channels that may no longer read the topic,
         before any later event goes out.
         """
         now = time.time()
+        batch: dict[Session, list[tuple[bytes, Mark]]] = {}
+        delivered = 0
         for event in events:
             members = self.topics.get(event.topic)
             if not members:
                 continue
             shared = SharedFrame(broadcast_message(event.topic, event))
+            frames: dict[str, bytes] = {}
+            event_id, private = event.id, event.private
             for channel in list(members):
-                if channel.seen_up_to is not None and event.id <= channel.seen_up_to:
+                if channel.private != private:
+                    continue
+                if channel.seen_up_to is not None and event_id <= channel.seen_up_to:
                     # Read again from the slot after a restart (pg_recvlogical confirms about once a
                     # second): the client resumed after this id, so it has the event already.
                     continue
-                if channel.private == event.private and self._live(channel, now):
-                    channel.session.push(shared, (channel, event.id))
-                    self.delivered += 1
-            if event.private and (event.event in REVOKING_EVENTS or event.event in CLOSING_EVENTS):
-                self._revoke(event)
-            if event.private and event.event in RECHECKING_EVENTS:
-                self._recheck(event)
+                if channel.expires_at <= now:
+                    self._flush(batch)  # the close comes after the frames already meant for this client
+                    self._live(channel, now)
+                    continue
+                session = channel.session
+                frame = frames.get(session.vsn)
+                if frame is None:
+                    frame = frames[session.vsn] = shared.frame(session.vsn)
+                queued = batch.get(session)
+                if queued is None:
+                    batch[session] = [(frame, (channel, event_id))]
+                else:
+                    queued.append((frame, (channel, event_id)))
+                delivered += 1
+            if private and (event.event in REVOKING_EVENTS or event.event in CLOSING_EVENTS or
+                            event.event in RECHECKING_EVENTS):  # fmt: skip
+                self._flush(batch)
+                if event.event in REVOKING_EVENTS or event.event in CLOSING_EVENTS:
+                    self._revoke(event)
+                if event.event in RECHECKING_EVENTS:
+                    self._recheck(event)
+        self._flush(batch)
+        self.delivered += delivered
+
+    @staticmethod
+    def _flush(batch: dict[Session, list[tuple[bytes, Mark]]]) -> None:
+        """Queue every client's pending frames of a fan-out batch, and start a new batch."""
+        for session, items in batch.items():
+            session.enqueue(items)
+        batch.clear()
 
     def _revoke(self, event: Event) -> None:
         """Close the private channels a revoking event takes the right to read from."""

@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from http import HTTPStatus
 from typing import Any
@@ -37,7 +38,16 @@ from parley.realtime import auth
 from parley.realtime.hub import BACKPRESSURE_CLOSE_CODE, VERSIONS, VSN_1, Hub, Session
 from parley.realtime.presence import PresencePolicy
 from parley.realtime.resume import ResumeStore
-from parley.realtime.stream import SLOT, ChangeStream, Event, LogicalMessage, event_id, format_lsn
+from parley.realtime.stream import (
+    SLOT,
+    SYNC_PREFIX,
+    ChangeStream,
+    Event,
+    LogicalMessage,
+    event_id,
+    format_lsn,
+    parse_lsn,
+)
 
 log = logging.getLogger("parley.realtime")
 
@@ -49,6 +59,8 @@ RECORD_REFUSALS = ("parley_internal.record_refusals(jsonb, text)", "parley_inter
 """Where refusal messages go (functions/monitoring.sql; source = the slot name), called only if one exists."""
 FLUSH_WAIT = 1.0
 """Seconds a client's writer waits for its last write to be acknowledged by the client's TCP stack."""
+SYNC_WAIT = 2.0
+"""Seconds a ``replay.since`` join waits (wal capture) for the stream to read what was committed before it."""
 REFUSAL_BATCH = 500
 REFUSAL_BACKLOG = 10000
 """Refusals kept in memory while record_refusals fails; older ones are dropped (and counted) beyond this."""
@@ -192,24 +204,52 @@ class RealtimeService:
         return await auth.check_access(self.pool, topic, claims)
 
     async def _read_since(self, topic: str, private: bool, since_ms: int, limit: int) -> list[Event]:
-        """Supabase-style replay: stored rows of the topic inserted since ``since_ms`` (epoch ms)."""
+        """Supabase-style replay: the topic's broadcasts committed since ``since_ms`` (epoch ms), oldest first.
+
+        Stored realtime.messages rows (``table`` capture), and the replay buffer's events that have no row
+        (``wal`` capture: only the WAL held them, so the buffer's window is the limit).
+        """
+        limit = max(1, min(limit, 1000))
         async with self.pool.connection() as connection:
+            # wal capture: what was committed before this join is only in the WAL, so wait (briefly) until the
+            # stream has read past a marker written now; then the replay buffer holds it.
+            cursor = await connection.execute(
+                "select case when current_setting('parley.realtime_capture', true) = 'wal' "
+                "then pg_logical_emit_message(false, %s, '')::text end",
+                (SYNC_PREFIX,),
+            )
+            row = await cursor.fetchone()
+            if row is not None and row[0] is not None:
+                marker, deadline = parse_lsn(row[0]), time.monotonic() + SYNC_WAIT
+                while self.stream.last_lsn < marker and time.monotonic() < deadline:
+                    await asyncio.sleep(0.01)
             cursor = await connection.execute(
                 """
-                select id::text, event, payload from realtime.messages
+                select id::text, event, payload,
+                       extract(epoch from inserted_at at time zone current_setting('TimeZone')) * 1000
+                from realtime.messages
                 where topic = %s and private = %s and extension = 'broadcast'
                   and event is distinct from %s
                   and inserted_at >= to_timestamp(%s / 1000.0) at time zone current_setting('TimeZone')
                 order by inserted_at, id limit %s
                 """,
-                (topic, private, auth.PROBE_EVENT, since_ms, max(1, min(limit, 1000))),
+                (topic, private, auth.PROBE_EVENT, since_ms, limit),
             )
             rows = await cursor.fetchall()
-        return [
-            Event(id="", lsn=0, topic=topic, event=event or "", payload=payload if payload is not None else {},
-                  private=private, message_id=message_id, extension="broadcast", committed_at=None)
-            for message_id, event, payload in rows
+        found: list[tuple[float, Event]] = [
+            (float(at), Event(id="", lsn=0, topic=topic, event=event or "", payload=payload if payload is not None
+                              else {}, private=private, message_id=message_id, extension="broadcast",
+                              committed_at=None))
+            for message_id, event, payload, at in rows
         ]  # fmt: skip
+        for event in self.stream.buffer:
+            if event.stored or event.topic != topic or event.private != private:
+                continue
+            at = committed_ms(event.committed_at)
+            if at is not None and at >= since_ms:
+                found.append((at, event))
+        found.sort(key=lambda item: item[0])  # stable: rows keep their order, buffered events their commit order
+        return [event for _, event in found[:limit]]
 
     async def _poll_loop(self) -> None:
         """WAL → replay buffer → client queues → slot advance, reconnecting with backoff."""
@@ -625,3 +665,13 @@ async def serve_forever(config: RealtimeConfig) -> None:
             loop.remove_signal_handler(signum)
         await service.stop()
         log.info("parley realtime stopped")
+
+
+def committed_ms(timestamp: str | None) -> float | None:
+    """A wal2json commit timestamp (``2026-12-06 01:33:40.123456+00``) as epoch milliseconds (None if absent)."""
+    if not timestamp:
+        return None
+    try:
+        return datetime.fromisoformat(timestamp).timestamp() * 1000
+    except ValueError:
+        return None

@@ -16,6 +16,14 @@ The commit LSN is the end of the transaction's commit record, unique per
 transaction and increasing in commit order, so ids compare as strings and
 increase in delivery order.
 
+Capture modes (issue 13, ``parley.realtime_capture``, functions/realtime_broadcast.sql):
+a database event is either a realtime.messages row (``table``, Supabase's
+way) or a transactional logical decoding message with the prefix
+``parley.broadcast`` and no row (``wal``, the self-hosted stack). The decoder
+reads both from the same slot and turns them into the same :class:`Event`:
+positions count rows and broadcast messages together, in WAL order, so a
+transaction mixing both still numbers its events 1, 2, 3...
+
 The same slot also carries logical decoding messages with the prefix
 ``parley.refusal`` (``pg_logical_emit_message(false, 'parley.refusal', json)``
 from ``parley_internal.refuse``): non-transactional, so they survive the
@@ -58,9 +66,13 @@ DECODING_OPTIONS = (
     "include-lsn", "1",
     "add-tables", "realtime.*",  # realtime.messages and its daily partitions (see is_messages_table)
     "actions", "insert",
-    "add-msg-prefixes", "parley.refusal",
+    "add-msg-prefixes", "parley.refusal,parley.broadcast,parley.sync",
 )  # fmt: skip
 REFUSAL_PREFIX = "parley.refusal"
+BROADCAST_PREFIX = "parley.broadcast"
+"""Transactional logical messages written by parley_internal.broadcast in ``wal`` capture mode."""
+SYNC_PREFIX = "parley.sync"
+"""Non-transactional marker the service writes to learn when its stream has read everything committed before."""
 _OPTIONS_SQL = ", ".join(f"'{option}'" for option in DECODING_OPTIONS)
 
 
@@ -103,7 +115,7 @@ def parse_event_id(value: str) -> tuple[int, int]:
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One committed realtime.messages row, as delivered to clients."""
+    """One committed database broadcast (a realtime.messages row or a parley.broadcast message), as delivered."""
 
     id: str
     lsn: int
@@ -115,6 +127,8 @@ class Event:
     extension: str
     committed_at: str | None
     received: float = field(default_factory=time.monotonic, compare=False)
+    stored: bool = True
+    """Whether a realtime.messages row holds it (``table`` capture); False: a WAL message only (``wal``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +155,8 @@ class Decoder:
     """Turns wal2json format-version 2 rows into events, one whole transaction at a time."""
 
     def __init__(self) -> None:
-        self._pending: list[dict[str, Any]] = []
+        self._pending: list[tuple[dict[str, Any], bool]] = []
+        """The transaction's broadcasts so far, in WAL order: (row or message content, stored in a row)."""
         self._pending_messages: list[tuple[str, str]] = []
         self._timestamp: str | None = None
 
@@ -164,21 +179,24 @@ class Decoder:
                 self._pending_messages = []
                 self._timestamp = change.get("timestamp")
             elif action == "I" and change.get("schema") == "realtime" and is_messages_table(change.get("table")):
-                self._pending.append({column["name"]: column.get("value") for column in change["columns"]})
+                self._pending.append(({column["name"]: column.get("value") for column in change["columns"]}, True))
             elif action == "M":
                 prefix, content = str(change.get("prefix") or ""), str(change.get("content") or "")
-                if change.get("transactional"):
-                    self._pending_messages.append((prefix, content))  # delivered with its commit
-                else:
+                if not change.get("transactional"):
                     last_position = parse_lsn(change.get("lsn") or lsn_text)
                     messages.append(LogicalMessage(last_position, prefix, content, False))
+                elif prefix == BROADCAST_PREFIX:
+                    self._pending.append((_broadcast_row(content), False))  # numbered with the rows, in WAL order
+                else:
+                    self._pending_messages.append((prefix, content))  # delivered with its commit
             elif action == "C":
                 commit = parse_lsn(change.get("nextlsn") or lsn_text)
                 last_position = commit
                 messages.extend(LogicalMessage(commit, prefix, content, True)
                                 for prefix, content in self._pending_messages)  # fmt: skip
                 self._pending_messages = []
-                for position, row in enumerate(self._pending, start=1):
+                committed_at = change.get("timestamp") or self._timestamp
+                for position, (row, stored) in enumerate(self._pending, start=1):
                     if row.get("extension") != "broadcast":
                         continue
                     payload = row.get("payload")
@@ -194,11 +212,25 @@ class Decoder:
                             private=bool(row.get("private")),
                             message_id=str(row.get("id")),
                             extension="broadcast",
-                            committed_at=change.get("timestamp") or self._timestamp,
+                            committed_at=committed_at,
+                            stored=stored,
                         )
                     )
                 self._pending = []
         return Decoded(events, last_position, messages)
+
+
+def _broadcast_row(content: str) -> dict[str, Any]:
+    """A parley.broadcast message's content as the realtime.messages row it stands for (a broken one: no event)."""
+    try:
+        message = json.loads(content)
+    except ValueError:
+        log.warning("ignoring a parley.broadcast message that is not JSON: %.200s", content)
+        return {}
+    if not isinstance(message, dict):
+        return {}
+    return {"topic": message.get("topic"), "event": message.get("event"), "payload": message.get("payload"),
+            "private": message.get("private"), "id": message.get("id"), "extension": "broadcast"}  # fmt: skip
 
 
 @dataclass
