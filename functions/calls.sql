@@ -392,6 +392,8 @@ begin
   end if;
   perform parley_internal.require_call_feature(conversation.organization_id);
   perform parley_internal.require_permission(conversation.organization_id, 'chat.initiate_call');
+  -- A banned or muted member does not speak here, by voice either (docs/moderation.md).
+  perform parley_internal.assert_not_restricted(conversation.organization_id, conversation.id, caller);
   if conversation.kind = 'direct' then
     select m.user_id into other from public.conversation_members m
     where m.conversation_id = conversation.id and m.user_id <> caller limit 1;
@@ -496,6 +498,7 @@ begin
     perform parley_internal.refuse('PT409', 'not_ringing', 'You are not being rung for this call.',
       'Use join_call to join a group call.');
   end if;
+  perform parley_internal.assert_not_restricted(session.organization_id, session.conversation_id, caller);
   perform parley_internal.refuse_call_block(caller, session.initiator_id);
   perform parley_internal.join_participant(session, caller, session.media = 'video');
   return parley_internal.call_json(session.id);
@@ -558,6 +561,7 @@ begin
   if mine.state = 'joined' then
     return parley_internal.call_json(session.id);
   end if;
+  perform parley_internal.assert_not_restricted(session.organization_id, session.conversation_id, caller);
   if kind <> 'group' and mine.state is distinct from 'ringing' then
     perform parley_internal.refuse('PT409', 'not_ringing', 'You are not being rung for this call.',
       'Only group calls can be joined by anyone in the conversation.');

@@ -21,7 +21,6 @@ from psycopg import errors
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 from parley_bench import peer
-from parley_bench.harness import set_realtime_capture
 from parley_bench.pgbench import Result
 from parley_bench.report import (
     HISTORY_TARGET,
@@ -34,6 +33,8 @@ from parley_bench.report import (
 )
 from parley_bench.scale import SCALES
 from parley_bench.scenarios import Bench
+
+from parley.stack import set_realtime_capture
 
 ALICE = str(uuid.uuid4())
 BOB = str(uuid.uuid4())

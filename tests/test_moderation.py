@@ -292,11 +292,12 @@ def test_only_moderators_moderate_and_never_the_owner_or_themselves(api: Api, da
     api.rpc("lift_restriction", {"restriction_id": ban["id"]}, token=moderator.token)
 
 
-def test_a_muted_user_cannot_edit_or_add_reactions_but_may_take_back_and_delete(
+def test_a_muted_user_cannot_edit_add_reactions_or_call_but_may_take_back_and_delete(
     api: Api, database: TestDatabase, people, organization
 ):
     """A restriction stops every way of saying something in the conversation, not only send_message: an edit
-    rewrites what was said, a reaction adds to it. Taking a reaction back and deleting your own message stay."""
+    rewrites what was said, a reaction adds to it, a call speaks. Taking a reaction back and deleting your own
+    message stay."""
     troll, moderator, member = people["troll"], people["moderator"], people["member"]
     room = group(database, organization, people["owner"], member, troll)
     said = send(api, troll, room, "before the mute")
@@ -309,7 +310,14 @@ def test_a_muted_user_cannot_edit_or_add_reactions_but_may_take_back_and_delete(
                                        token=troll.token))  # fmt: skip
         react = refusal(lambda: api.rpc("toggle_reaction", {"message_id": theirs["id"], "emoji": "🔥"},
                                         token=troll.token))  # fmt: skip
-        assert [(r.status, r.details) for r in (edit, react)] == [(403, "muted"), (403, "muted")]
+        call = refusal(lambda: api.rpc("start_call", {"conversation_id": room}, token=troll.token))
+        assert [(r.status, r.details) for r in (edit, react, call)] == [(403, "muted")] * 3
+        # Rung for someone else's call, the muted member can neither answer nor join it.
+        ringing = api.rpc("start_call", {"conversation_id": room}, token=member.token)
+        answer = refusal(lambda: api.rpc("accept_call", {"call_id": ringing["id"]}, token=troll.token))
+        join = refusal(lambda: api.rpc("join_call", {"call_id": ringing["id"]}, token=troll.token))
+        assert [(r.status, r.details) for r in (answer, join)] == [(403, "muted")] * 2
+        api.rpc("end_call", {"call_id": ringing["id"]}, token=member.token)
         taken_back = api.rpc("toggle_reaction", {"message_id": theirs["id"], "emoji": "👍"}, token=troll.token)
         assert taken_back == []
         assert api.rpc("delete_message", {"message_id": said["id"]}, token=troll.token)["deleted_at"] is not None

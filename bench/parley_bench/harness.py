@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from parley import config, migrate, stack
@@ -20,7 +19,7 @@ from parley_bench.pgbench import Connection
 from parley_bench.scale import Scale
 
 DATABASE = "parley_bench"
-REALTIME_CAPTURE_MODES = ("wal", "table")
+REALTIME_CAPTURE_MODES = config.REALTIME_CAPTURE_MODES
 """``parley.realtime_capture``: ``wal`` (the self-hosted stack's mode: the realtime service derives events from
 the WAL, a send writes no extra row) or ``table`` (Supabase's mode: broadcast rows in ``realtime.messages``)."""
 
@@ -64,7 +63,7 @@ class BenchCluster:
             connection.execute(f"create database {DATABASE}")
         self.owner_url = make_conninfo(admin, dbname=DATABASE)
         migrate.migrate(self.owner_url, log=False)
-        set_realtime_capture(self.owner_url, self.realtime_capture)
+        stack.set_realtime_capture(self.owner_url, self.realtime_capture)
         stack.prepare_authenticator(self.owner_url, self.cluster.secrets.authenticator_password)
         self.api_url = make_conninfo(
             self.owner_url, user="authenticator", password=self.cluster.secrets.authenticator_password
@@ -113,22 +112,6 @@ class BenchCluster:
             print(f"Cluster kept: {self.cluster.data_dir} (port {self.cluster.port}); owner URL {self.owner_url}")
             return
         self.cluster.destroy()
-
-
-def set_realtime_capture(owner_url: str, mode: str) -> None:
-    """Choose the realtime capture mode for every later session: ``alter database ... set parley.realtime_capture``.
-
-    Plain SQL, so it needs nothing from the stack; a custom setting nothing reads yet is accepted and harmless.
-    """
-    if mode not in REALTIME_CAPTURE_MODES:
-        raise ValueError(f"realtime capture must be one of {REALTIME_CAPTURE_MODES}, not {mode!r}")
-    with psycopg.connect(owner_url, autocommit=True) as connection:
-        name = connection.info.dbname
-        connection.execute(
-            sql.SQL("alter database {} set parley.realtime_capture = {}").format(
-                sql.Identifier(name), sql.Literal(mode)
-            )
-        )
 
 
 def _scratch_dir() -> str | None:
