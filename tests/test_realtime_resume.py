@@ -69,13 +69,32 @@ def numbers_js(client: JsClient) -> list[int]:
     return [item["payload"]["n"] for item in client.broadcasts("room")]
 
 
+IN_FLIGHT = 8
+"""At most this many events may come twice after a kill -9: frames the client's kernel had received but not
+acknowledged when the service died (docs/realtime.md, "The last instant before a kill"). 100 events/s: 80 ms."""
+
+
+def assert_every_event_once_in_order_but_what_was_in_flight(numbers: list[int]) -> None:
+    """No loss and no reordering; at most IN_FLIGHT repeats (of events already delivered before the kill),
+    which a client drops by keeping events whose number is greater than the last it kept."""
+    kept: list[int] = []
+    for number in numbers:
+        if not kept or number > kept[-1]:
+            kept.append(number)
+    assert kept == list(range(EVENTS)), "lost or reordered events"
+    repeats = len(numbers) - len(kept)
+    assert repeats <= IN_FLIGHT, f"{repeats} events came twice: more than the frames in flight at the kill"
+
+
 async def wait_all(subscriber, client: JsClient, what: str) -> None:
     await until(lambda: len(numbers_python(subscriber)) >= EVENTS and len(numbers_js(client)) >= EVENTS,
                 timeout=60, what=what)  # fmt: skip
     await asyncio.sleep(0.5)  # anything extra (a duplicate) would arrive now
 
 
-def test_a_killed_service_loses_and_repeats_nothing_for_either_official_client(database, tmp_path):
+def test_a_killed_service_loses_nothing_and_repeats_only_frames_in_flight_for_either_official_client(
+    database, tmp_path
+):
     install_scratch_policies(database.url)
     topic = "room:killed"
     alice, bob = database.create_user("kill-alice"), database.create_user("kill-bob")
@@ -99,8 +118,8 @@ def test_a_killed_service_loses_and_repeats_nothing_for_either_official_client(d
         process = start_process(database.url, database.jwt_secret, port, journal)
         await writer
         await wait_all(python, js, "every event after the restart")
-        assert numbers_python(python) == list(range(EVENTS))
-        assert numbers_js(js) == list(range(EVENTS))
+        assert_every_event_once_in_order_but_what_was_in_flight(numbers_python(python))
+        assert_every_event_once_in_order_but_what_was_in_flight(numbers_js(js))
         assert js.statuses("room").count("SUBSCRIBED") >= 2  # it did rejoin by itself
         await python.close()
 
