@@ -60,7 +60,10 @@ def database(server: testing.TestServer, request: pytest.FixtureRequest) -> Iter
     created = server.create_database(request.module.__name__.rsplit(".", 1)[-1])
     capture = getattr(request, "param", None)
     if capture is not None:  # a module that declares REALTIME_CAPTURE (see pytest_generate_tests)
-        set_realtime_capture(created.url, capture)
+        # As the cluster's superuser: on the hosted target postgres may not set a parley.* setting on a database
+        # (no supautils allow-list names it). A Supabase database needs the default mode (table) anyway; wal is
+        # the self-hosted stack's, whose owner is a superuser (docs/realtime.md "Capture modes").
+        set_realtime_capture(server.superuser_url_of(created), capture)
     yield created
     server.drop_database(created)
 

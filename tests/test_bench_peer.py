@@ -136,14 +136,17 @@ def test_peer_uid_reads_the_claims_as_auth_uid_does(owner_url: str) -> None:
     assert legacy == BOB  # the older per-claim setting wins, as in Supabase's definition
 
 
-def test_realtime_capture_is_set_for_later_sessions(owner_url: str) -> None:
-    set_realtime_capture(owner_url, "table")
+def test_realtime_capture_is_set_for_later_sessions(server, database, owner_url: str) -> None:
+    """The harness's --realtime-capture goes through parley.stack.set_realtime_capture (the bench's owner is the
+    cluster's superuser, as here)."""
+    superuser_url = server.superuser_url_of(database)
+    set_realtime_capture(superuser_url, "table")
     with psycopg.connect(owner_url, autocommit=True) as connection:
         [(mode,)] = connection.execute("select current_setting('parley.realtime_capture', true)").fetchall()
-    set_realtime_capture(owner_url, "wal")
+    set_realtime_capture(superuser_url, "wal")
     assert mode == "table"
     with pytest.raises(ValueError, match="realtime capture"):
-        set_realtime_capture(owner_url, "trigger")
+        set_realtime_capture(superuser_url, "trigger")
 
 
 # -- the report's arithmetic (made-up figures) ---------------------------------

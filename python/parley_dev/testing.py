@@ -294,6 +294,10 @@ class TestServer:
             api_url = url
         return TestDatabase(name, url, api_url, self.jwt_secret)
 
+    def superuser_url_of(self, database: TestDatabase) -> str:
+        """The cluster's superuser, connected to ``database`` (set-up only a superuser may do on the hosted target)."""
+        return _with_database(self.superuser_url, database.name)
+
     def drop_database(self, database: TestDatabase) -> None:
         """Drop a cloned database, disconnecting whoever still uses it."""
         with self._admin() as connection:
