@@ -156,32 +156,13 @@ create trigger conversation_retention_audit after insert or update or delete on 
 
 -- The job ------------------------------------------------------------------------
 
--- The retention rule, once: each conversation with an effective period (the
--- conversation's, else the organization's) that is not on legal hold, and the
--- cut-off that period gives at the clock `now`.
-create or replace function parley_internal.retention_cutoffs(now timestamptz)
-returns table (conversation_id uuid, organization_id uuid, cutoff timestamptz)
-language sql
-stable
-set search_path = ''
-as $$
-  select c.id, c.organization_id,
-         retention_cutoffs.now - pg_catalog.make_interval(days => coalesce(p.retention_days, s.message_retention_days))
-  from public.conversations c
-  left join public.conversation_retention p on p.conversation_id = c.id
-  left join public.organization_settings s on s.organization_id = c.organization_id
-  where coalesce(p.retention_days, s.message_retention_days) is not null
-    and p.legal_hold_at is null
-$$;
-comment on function parley_internal.retention_cutoffs(timestamptz) is
-  'Conversations under a retention period and not on legal hold, with the cut-off at the clock now (the conversation''s period, else the organization''s).';
-select parley_internal.restrict_function('parley_internal.retention_cutoffs(timestamptz)', '{}');
-
--- The batch: delete up to batch_size expired messages, oldest first, of the
--- conversations retention_cutoffs names, then up to batch_size of their ended
--- calls that ended before the cut-off (participants cascade; live calls are
--- never touched). `now` is the clock (tests pass their own). Messages go with
--- a plain DELETE: reactions, edits, mentions and attachment rows cascade (the
+-- The batch: delete up to batch_size expired messages, oldest first, and up
+-- to batch_size calls that ended before the cut-off (participants cascade;
+-- live calls are never touched), in the conversations whose effective period
+-- (the conversation's, else the organization's) has run out and that are not
+-- on legal hold. `now` is the clock (tests pass their own). One statement:
+-- the cut-offs are computed once for both deletes. Messages go with a plain
+-- DELETE: reactions, edits, mentions and attachment rows cascade (the
 -- attachments trigger queues the files for the file worker), reports keep
 -- their evidence (message_id set null). Short: row locks on at most
 -- batch_size messages and batch_size calls, no table lock. Returns how many
@@ -195,69 +176,69 @@ set search_path = ''
 as $$
 declare
   deleted integer := 0;
-  messages jsonb;
-  calls jsonb;
-  organization uuid;
   counts jsonb;
-  call_count integer;
+  per_organization jsonb;
 begin
   if retention_batch.now is null or retention_batch.batch_size is null
      or retention_batch.batch_size not between 1 and 100000 then
     perform parley_internal.refuse('P0001', 'invalid_batch', 'now is a time and batch_size is 1 to 100000.',
       'Call retention_batch(now(), 1000).');
   end if;
-  with due as (
+  with eligible as materialized (
+    select c.id, c.organization_id,
+           retention_batch.now - pg_catalog.make_interval(days => coalesce(p.retention_days, s.message_retention_days))
+             as cutoff
+    from public.conversations c
+    left join public.conversation_retention p on p.conversation_id = c.id
+    left join public.organization_settings s on s.organization_id = c.organization_id
+    where coalesce(p.retention_days, s.message_retention_days) is not null
+      and p.legal_hold_at is null
+  ), due as (
     -- One index probe per conversation: is its oldest message past the cut-off?
-    select e.* from parley_internal.retention_cutoffs(retention_batch.now) e
-    where (select m.created_at from public.messages m where m.conversation_id = e.conversation_id
-           order by m.id limit 1) < e.cutoff
+    select e.* from eligible e
+    where (select m.created_at from public.messages m where m.conversation_id = e.id order by m.id limit 1) < e.cutoff
   ), doomed as (
     select m.id from due
     cross join lateral (
       select m.id, m.created_at from public.messages m
-      where m.conversation_id = due.conversation_id order by m.id limit retention_batch.batch_size) m
+      where m.conversation_id = due.id order by m.id limit retention_batch.batch_size) m
     where m.created_at < due.cutoff
     order by m.id
     limit retention_batch.batch_size
   ), gone as (
     delete from public.messages m using doomed where m.id = doomed.id
     returning m.id, m.conversation_id
-  )
-  select coalesce(pg_catalog.jsonb_object_agg(counted.organization_id, pg_catalog.jsonb_build_object(
-           'messages', counted.messages, 'first_id', counted.first_id, 'last_id', counted.last_id)), '{}')
-  into messages
-  from (select c.organization_id, pg_catalog.count(*)::integer as messages, pg_catalog.min(g.id) as first_id,
-               pg_catalog.max(g.id) as last_id
-        from gone g join public.conversations c on c.id = g.conversation_id
-        group by c.organization_id) counted;
-
-  with doomed as (
-    select s.id from parley_internal.retention_cutoffs(retention_batch.now) e
+  ), doomed_calls as (
+    select s.id from eligible e
     cross join lateral (
       select s.id from public.call_sessions s
-      where s.conversation_id = e.conversation_id and s.state = 'ended' and s.ended_at < e.cutoff
+      where s.conversation_id = e.id and s.state = 'ended' and s.ended_at < e.cutoff
       order by s.history_id limit retention_batch.batch_size) s
     limit retention_batch.batch_size
-  ), gone as (
-    delete from public.call_sessions s using doomed where s.id = doomed.id returning s.organization_id
+  ), gone_calls as (
+    delete from public.call_sessions s using doomed_calls d where s.id = d.id returning s.organization_id
+  ), messages as (
+    select c.organization_id, pg_catalog.count(*)::integer as messages, pg_catalog.min(g.id) as first_id,
+           pg_catalog.max(g.id) as last_id
+    from gone g join public.conversations c on c.id = g.conversation_id
+    group by c.organization_id
+  ), calls as (
+    select g.organization_id, pg_catalog.count(*)::integer as calls from gone_calls g group by g.organization_id
   )
-  select coalesce(pg_catalog.jsonb_object_agg(counted.organization_id, counted.calls), '{}') into calls
-  from (select g.organization_id, pg_catalog.count(*)::integer as calls from gone g
-        group by g.organization_id) counted;
-
-  for organization in
-    select k::uuid from pg_catalog.jsonb_object_keys(messages) k
-    union select k::uuid from pg_catalog.jsonb_object_keys(calls) k
-  loop
-    counts := coalesce(messages -> organization::text,
-                       pg_catalog.jsonb_build_object('messages', 0, 'first_id', null, 'last_id', null));
-    call_count := coalesce((calls ->> organization::text)::integer, 0);
-    deleted := deleted + (counts ->> 'messages')::integer + call_count;
+  select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+           'organization_id', coalesce(m.organization_id, k.organization_id),
+           'messages', coalesce(m.messages, 0), 'first_id', m.first_id, 'last_id', m.last_id,
+           'calls', coalesce(k.calls, 0))), '[]'::jsonb)
+  into counts
+  from messages m full join calls k on k.organization_id = m.organization_id;
+  for per_organization in select * from pg_catalog.jsonb_array_elements(counts) loop
+    deleted := deleted + (per_organization ->> 'messages')::integer + (per_organization ->> 'calls')::integer;
     insert into parley_internal.retention_runs (clock, organization_id, deleted_messages, deleted_calls)
-    values (retention_batch.now, organization, (counts ->> 'messages')::integer, call_count);
-    perform parley_internal.audit_append(organization, null, null,
+    values (retention_batch.now, (per_organization ->> 'organization_id')::uuid,
+            (per_organization ->> 'messages')::integer, (per_organization ->> 'calls')::integer);
+    perform parley_internal.audit_append((per_organization ->> 'organization_id')::uuid, null, null,
       'retention.delete', 'public.messages', null, null,
-      counts || pg_catalog.jsonb_build_object('calls', call_count, 'clock', retention_batch.now));
+      (per_organization - 'organization_id') || pg_catalog.jsonb_build_object('clock', retention_batch.now));
   end loop;
   return deleted;
 end
